@@ -1,0 +1,179 @@
+"""From what the gate tests did to one answer: GO, NO-GO or INCONCLUSIVE.
+
+Fail closed: GO needs positive evidence (at least one gate test ran and passed, and nothing else
+happened). Anything that could not run, or was not run, is INCONCLUSIVE; a failure is NO-GO.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+SCHEMA_VERSION = 1
+MAX_REASONS = 20
+
+
+class Verdict(Enum):
+    GO = "GO"
+    NO_GO = "NO-GO"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_STATUS[self]
+
+
+# 0 only for GO; NO-GO matches pytest's "tests failed"; INCONCLUSIVE is its own code so a
+# pipeline can tell "the new system is bad" from "we could not tell".
+EXIT_STATUS = {Verdict.GO: 0, Verdict.NO_GO: 1, Verdict.INCONCLUSIVE: 10}
+
+
+class TestStatus(Enum):
+    """One gate test's fate, worst first (the order decides which phase's status wins)."""
+
+    FAILED = "failed"
+    ERROR = "error"
+    INCONCLUSIVE = "inconclusive"
+    SKIPPED = "skipped"
+    NOT_CONFIGURED = "not_configured"
+    PASSED = "passed"
+
+    @property
+    def severity(self) -> int:
+        return list(TestStatus).index(self)
+
+
+@dataclass
+class TestRecord:
+    nodeid: str
+    gate: str
+    status: TestStatus
+    reasons: list[str] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    duration: float = 0.0
+
+    def merge(self, status: TestStatus, reasons: Iterable[str], duration: float) -> None:
+        """Fold in another phase (setup, call, teardown): the worst status wins."""
+        if status.severity < self.status.severity:
+            self.status = status
+            self.reasons = list(reasons)
+        self.duration += duration
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    step: float | None
+    started_at: datetime
+    finished_at: datetime
+    tests: tuple[TestRecord, ...]
+    systems: Mapping[str, Any]
+    config_path: str | None
+    interrupted: bool
+
+    @property
+    def exit_status(self) -> int:
+        return self.verdict.exit_status
+
+    def gate_counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, Counter[str]] = {}
+        for test in self.tests:
+            counts.setdefault(test.gate, Counter())[test.status.value] += 1
+        return {gate: dict(sorted(c.items())) for gate, c in sorted(counts.items())}
+
+    def gate_verdicts(self) -> dict[str, Verdict]:
+        by_gate: dict[str, list[TestRecord]] = {}
+        for test in self.tests:
+            by_gate.setdefault(test.gate, []).append(test)
+        return {gate: _verdict(tests, False)[0] for gate, tests in sorted(by_gate.items())}
+
+    def to_dict(self) -> dict[str, Any]:
+        verdicts = self.gate_verdicts()
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "decision": self.verdict.value,
+            "exit_status": self.exit_status,
+            "step": self.step,
+            "reasons": list(self.reasons),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_s": round((self.finished_at - self.started_at).total_seconds(), 3),
+            "interrupted": self.interrupted,
+            "config": self.config_path,
+            "systems": dict(self.systems),
+            "gates": {
+                gate: {"decision": verdicts[gate].value, "counts": counts}
+                for gate, counts in self.gate_counts().items()
+            },
+            "tests": [
+                {
+                    "nodeid": t.nodeid,
+                    "gate": t.gate,
+                    "status": t.status.value,
+                    "reasons": t.reasons,
+                    "duration_s": round(t.duration, 3),
+                    "results": t.results,
+                }
+                for t in self.tests
+            ],
+        }
+
+
+def decide(
+    tests: Iterable[TestRecord],
+    *,
+    interrupted: bool,
+    step: float | None,
+    started_at: datetime,
+    finished_at: datetime,
+    systems: Mapping[str, Any],
+    config_path: str | None,
+) -> Decision:
+    records = tuple(tests)
+    verdict, reasons = _verdict(records, interrupted)
+    return Decision(
+        verdict=verdict,
+        reasons=tuple(reasons[:MAX_REASONS]),
+        step=step,
+        started_at=started_at,
+        finished_at=finished_at,
+        tests=records,
+        systems=systems,
+        config_path=config_path,
+        interrupted=interrupted,
+    )
+
+
+def _verdict(records: Iterable[TestRecord], interrupted: bool) -> tuple[Verdict, list[str]]:
+    records = list(records)
+    failed = [r for r in records if r.status is TestStatus.FAILED]
+    if failed:
+        return Verdict.NO_GO, [_reason(r) for r in failed]
+    unsure = [r for r in records if r.status in _UNSURE]
+    reasons = [_reason(r) for r in unsure]
+    if interrupted:
+        reasons.append("the run was interrupted before every gate finished")
+    if not any(r.status is TestStatus.PASSED for r in records):
+        if not records:
+            reasons.append("no canary_gate test was selected")
+        elif not unsure:
+            reasons.append("no gate test ran: every selected one was skipped as not configured")
+    if reasons:
+        return Verdict.INCONCLUSIVE, reasons
+    return Verdict.GO, []
+
+
+_UNSURE = (TestStatus.ERROR, TestStatus.INCONCLUSIVE, TestStatus.SKIPPED)
+
+
+def _reason(record: TestRecord) -> str:
+    detail = "; ".join(record.reasons) if record.reasons else "no detail"
+    label = {TestStatus.ERROR: "could not run", TestStatus.SKIPPED: "skipped"}.get(
+        record.status, record.status.value
+    )
+    return f"{record.gate}: {record.nodeid}: {label}: {detail}"

@@ -1,0 +1,140 @@
+"""The fixtures a gate test uses. All session-scoped ones can be overridden in a conftest.py
+with a fixture of the same name and scope (for example to build `new_http` with mTLS)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from pytest_cutover import keys
+from pytest_cutover.config import CutoverConfig
+from pytest_cutover.gates.result import GateResult
+from pytest_cutover.launcher import StartError, SystemPool
+from pytest_cutover.systems import System
+
+
+class NotConfigured(pytest.skip.Exception):
+    """A skip because the config does not ask for this check: it does not make the run
+    INCONCLUSIVE, unlike any other skip."""
+
+
+def not_configured(reason: str) -> None:
+    """Skip the current gate test because cutover.toml does not configure what it checks."""
+    raise NotConfigured(f"not configured: {reason}")
+
+
+@pytest.fixture(scope="session")
+def cutover_config(pytestconfig: pytest.Config) -> CutoverConfig:
+    """The validated cutover.toml (`pytest_cutover.config.CutoverConfig`)."""
+    config = pytestconfig.stash.get(keys.CONFIG, None)
+    if config is None:
+        pytest.fail(
+            "no cutover.toml: give --cutover-config PATH, set CUTOVER_CONFIG, set the ini key "
+            "cutover_config, or put cutover.toml in the rootdir",
+            pytrace=False,
+        )
+    return config
+
+
+@pytest.fixture(scope="session")
+def cutover_step(pytestconfig: pytest.Config) -> float | None:
+    """The traffic step (percent) this gate run is for, or None when none was given."""
+    return pytestconfig.stash[keys.SETTINGS].step.value
+
+
+@pytest.fixture(scope="session")
+def cutover_systems(
+    cutover_config: CutoverConfig, pytestconfig: pytest.Config
+) -> Iterator[SystemPool]:
+    """Starts systems that have [start] on first use and stops them at the end of the session,
+    also after failures and Ctrl-C. Their output goes to <reports>/systems/."""
+    pool = SystemPool(cutover_config, pytestconfig.stash[keys.SETTINGS].reports_dir.value / "systems")
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+def _system(pool: SystemPool, name: str) -> System:
+    try:
+        return pool.get(name)
+    except StartError as err:
+        pytest.fail(str(err), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def legacy(cutover_systems: SystemPool) -> System:
+    """The legacy system (`pytest_cutover.systems.System`), started first if it has [start]."""
+    return _system(cutover_systems, "legacy")
+
+
+@pytest.fixture(scope="session")
+def new(cutover_systems: SystemPool) -> System:
+    """The new system (`pytest_cutover.systems.System`), started first if it has [start]."""
+    return _system(cutover_systems, "new")
+
+
+@pytest.fixture(scope="session")
+def legacy_http(legacy: System) -> Iterator[httpx.Client]:
+    """An `httpx.Client` bound to legacy's base_url, with its default headers and timeouts."""
+    with legacy.http_client() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def new_http(new: System) -> Iterator[httpx.Client]:
+    """An `httpx.Client` bound to new's base_url, with its default headers and timeouts."""
+    with new.http_client() as client:
+        yield client
+
+
+def _engine(system: System) -> Iterator[Engine]:
+    engine = system.read_only_engine()
+    if engine is None:
+        not_configured(f"systems.{system.name}.database is not set")
+        return
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def legacy_db(legacy: System) -> Iterator[Engine]:
+    """A read-only SQLAlchemy `Engine` on legacy's database; skips as not configured without one."""
+    yield from _engine(legacy)
+
+
+@pytest.fixture(scope="session")
+def new_db(new: System) -> Iterator[Engine]:
+    """A read-only SQLAlchemy `Engine` on new's database; skips as not configured without one."""
+    yield from _engine(new)
+
+
+@pytest.fixture
+def record_gate(request: pytest.FixtureRequest) -> Callable[[GateResult], GateResult]:
+    """Record a GateResult for the decision and the reports, attach its evidence to Allure
+    (when Allure is on), and fail the test with the result's reasons unless it passed."""
+
+    def record(result: GateResult) -> GateResult:
+        request.node.stash.setdefault(keys.ITEM_RESULTS, []).append(result)
+        _attach_to_allure(result)
+        if not result.passed:
+            pytest.fail(result.summary(), pytrace=False)
+        return result
+
+    return record
+
+
+def _attach_to_allure(result: GateResult) -> None:
+    import allure  # allure-pytest's public API; every call is a no-op without --alluredir
+
+    allure.attach(
+        json.dumps(result.to_dict(), indent=2, default=str),
+        name=f"{result.gate}: {result.name}",
+        attachment_type=allure.attachment_type.JSON,
+    )

@@ -1,0 +1,198 @@
+"""Smoke gate: is each system up, ready, alive, and do its key endpoints answer as declared?
+
+A failing check on the new system is a NO-GO. A failing check on legacy proves nothing about the
+new system, and rolling traffic back onto an unhealthy legacy would make things worse, so legacy
+failures are INCONCLUSIVE (hold), never NO-GO.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jsonschema
+
+from pytest_cutover.config import CutoverConfig, SmokeEndpoint
+from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.redact import Redactor, redact_headers
+
+GATE = "smoke"
+HEALTH_PROBES = ("health", "readiness", "liveness")
+_BODY_EXCERPT = 2048
+# Only "the connection never happened" is retried: a timeout or a bad answer is the verdict.
+_RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError)
+
+
+@dataclass(frozen=True)
+class SmokeCheck:
+    system: str
+    label: str
+    path: str
+    method: str = "GET"
+    status: tuple[int, ...] = (200,)
+    content_type: str | None = None
+    json_keys: tuple[str, ...] = ()
+    json_schema: dict[str, Any] | None = None
+    max_latency: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.system}-{self.label}"
+
+
+def health_checks(config: CutoverConfig, system: str) -> list[SmokeCheck]:
+    paths = config.system(system).health
+    return [SmokeCheck(system, probe, getattr(paths, probe)) for probe in HEALTH_PROBES]
+
+
+def endpoint_checks(config: CutoverConfig, system: str) -> list[SmokeCheck]:
+    return [
+        _endpoint_check(config, system, endpoint)
+        for endpoint in config.smoke.endpoints
+        if system in endpoint.systems
+    ]
+
+
+def _endpoint_check(config: CutoverConfig, system: str, endpoint: SmokeEndpoint) -> SmokeCheck:
+    schema = endpoint.json_schema
+    if isinstance(schema, str):
+        schema_path = config.base_dir / schema
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    return SmokeCheck(
+        system=system,
+        label=endpoint.label,
+        path=endpoint.path,
+        method=endpoint.method,
+        status=tuple(endpoint.status),
+        content_type=endpoint.content_type,
+        json_keys=tuple(endpoint.json_keys),
+        json_schema=schema,
+        max_latency=endpoint.max_latency if endpoint.max_latency is not None
+        else config.smoke.max_latency,
+        headers=dict(endpoint.headers),
+    )
+
+
+def run_check(
+    client: httpx.Client, check: SmokeCheck, retry_deadline: float, redactor: Redactor
+) -> GateResult:
+    """Send the check's request (retrying refused connections until the deadline) and judge it."""
+    url = f"{client.base_url}".rstrip("/") + check.path
+    name = f"{check.system}: {check.method} {check.path}"
+    if check.label not in (check.path, f"{check.method} {check.path}"):
+        name = f"{check.system}: {check.label} ({check.method} {check.path})"
+    deadline = time.monotonic() + retry_deadline
+    attempts = 0
+    while True:
+        attempts += 1
+        started = time.perf_counter()
+        try:
+            response = client.request(check.method, check.path, headers=check.headers)
+            latency = time.perf_counter() - started
+            break
+        except httpx.TimeoutException as err:
+            waited = time.perf_counter() - started
+            return _result(check, name, [f"timed out after {waited:.1f} s: {check.method} {url} "
+                                         f"({type(err).__name__})"], {"attempts": attempts}, redactor)
+        except _RETRYABLE as err:
+            if time.monotonic() >= deadline:
+                return _result(check, name, [f"cannot connect to {url}: {err or type(err).__name__}"
+                                             f" (retried {attempts} times for {retry_deadline:g} s)"],
+                               {"attempts": attempts}, redactor)
+            time.sleep(min(0.2 * attempts, 1.0))
+        except httpx.HTTPError as err:
+            return _result(check, name, [f"request to {url} failed: {type(err).__name__}: {err}"],
+                           {"attempts": attempts}, redactor)
+    problems = _judge(check, response, latency)
+    evidence: dict[str, Any] = {
+        "request": {"method": check.method, "url": url, "headers": redact_headers(check.headers)},
+        "response": {
+            "status": response.status_code,
+            "headers": redact_headers(dict(response.headers)),
+            "body_excerpt": response.text[:_BODY_EXCERPT],
+        },
+        "latency_ms": round(latency * 1000, 3),
+        "attempts": attempts,
+    }
+    return _result(check, name, problems, evidence, redactor, {"latency": latency})
+
+
+def _result(
+    check: SmokeCheck,
+    name: str,
+    problems: list[str],
+    evidence: dict[str, Any],
+    redactor: Redactor,
+    measurements: dict[str, float] | None = None,
+) -> GateResult:
+    if not problems:
+        outcome = Outcome.PASS
+    elif check.system == "legacy":
+        outcome = Outcome.INCONCLUSIVE
+        problems = [*problems, "legacy is unhealthy: the new system cannot be judged against it, "
+                    "and rolling back onto it would not help"]
+    else:
+        outcome = Outcome.FAIL
+    return GateResult(
+        gate=GATE,
+        name=name,
+        outcome=outcome,
+        reasons=tuple(redactor.text(p) for p in problems),
+        measurements=measurements or {},
+        evidence=redactor.value(evidence),  # type: ignore[arg-type]
+    )
+
+
+def _judge(check: SmokeCheck, response: httpx.Response, latency: float) -> list[str]:
+    url = str(response.request.url)
+    problems: list[str] = []
+    if response.status_code not in check.status:
+        expected = " or ".join(str(s) for s in check.status)
+        problems.append(f"{check.method} {url} answered {response.status_code} "
+                        f"(expected {expected})")
+    if check.max_latency is not None and latency > check.max_latency:
+        problems.append(f"{check.method} {url} took {latency * 1000:.0f} ms "
+                        f"(limit {check.max_latency * 1000:.0f} ms)")
+    media_type = response.headers.get("content-type", "").split(";")[0].strip()
+    if check.content_type and media_type != check.content_type:
+        problems.append(f"{url}: content type {media_type or 'missing'!r} "
+                        f"(expected {check.content_type!r})")
+    if check.json_keys or check.json_schema is not None:
+        problems.extend(_judge_json(check, response, url))
+    return problems
+
+
+def _judge_json(check: SmokeCheck, response: httpx.Response, url: str) -> list[str]:
+    try:
+        document = response.json()
+    except ValueError:
+        return [f"{url}: body is not JSON (starts {response.text[:60]!r})"]
+    problems = [
+        f"{url}: JSON key {key!r} is missing"
+        for key in check.json_keys
+        if not _has_path(document, key)
+    ]
+    if check.json_schema is not None:
+        validator_class = jsonschema.validators.validator_for(check.json_schema)
+        validator = validator_class(check.json_schema)
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(e.path))[:5]:
+            where = "/".join(str(p) for p in error.absolute_path) or "(document)"
+            problems.append(f"{url}: JSON schema: at {where}: {error.message}")
+    return problems
+
+
+def _has_path(document: Any, dotted: str) -> bool:
+    """`items.0.id` walks objects by key and arrays by index."""
+    current = document
+    for part in dotted.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return False
+    return True

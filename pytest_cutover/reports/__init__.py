@@ -1,0 +1,1 @@
+"""Report writers: every form a decision is shown in (file, console), each in its own module."""

@@ -1,0 +1,48 @@
+"""The decision as a person reads it at the end of the terminal report."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from pytest_cutover.decision import Decision, Verdict
+
+_STYLE = {Verdict.GO: "bold green", Verdict.NO_GO: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
+_SHOWN_REASONS = 5
+
+
+def render_summary(decision: Decision, *, colour: bool, width: int, decision_file: str) -> str:
+    """A compact table of gates and the first reasons; the decision line comes last, always."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=colour, no_color=not colour, width=width,
+                      highlight=False, soft_wrap=False)
+    counts = decision.gate_counts()
+    if counts:
+        table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
+        table.add_column("gate")
+        table.add_column("decision")
+        for column in ("passed", "failed", "error", "inconclusive", "skipped", "not_configured"):
+            table.add_column(column.replace("_", " "), justify="right")
+        for gate, verdict in decision.gate_verdicts().items():
+            row = counts[gate]
+            table.add_row(
+                gate,
+                Text(verdict.value, style=_STYLE[verdict]),
+                *(str(row.get(c, 0)) for c in
+                  ("passed", "failed", "error", "inconclusive", "skipped", "not_configured")),
+            )
+        console.print(table)
+    for reason in decision.reasons[:_SHOWN_REASONS]:
+        console.print(Text(f"  - {reason}"), overflow="fold")
+    hidden = len(decision.reasons) - _SHOWN_REASONS
+    if hidden > 0:
+        console.print(f"  ... and {hidden} more in {decision_file}")
+    step = "no step given" if decision.step is None else f"step {decision.step:g}%"
+    line = Text("CUTOVER DECISION: ")
+    line.append(decision.verdict.value, style=_STYLE[decision.verdict])
+    line.append(f" ({step}; exit status {decision.exit_status}; {decision_file})")
+    console.print(line, soft_wrap=True)
+    return buffer.getvalue()

@@ -1,0 +1,105 @@
+"""Quantities with units, shared by the config loader and the threshold language.
+
+A measurement is only comparable with a limit when both say what they measure: "p95 < 200" is
+ambiguous (milliseconds? seconds?), so durations always carry a unit and are stored in seconds.
+Ratios ("1%", "99.5%") are stored as fractions and compare freely with plain numbers, the way
+k6 writes `rate<0.01`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    DURATION = "duration"
+    RATIO = "ratio"
+    NUMBER = "number"
+
+    def compatible(self, other: Kind) -> bool:
+        return (self is Kind.DURATION) == (other is Kind.DURATION)
+
+
+DURATION_UNITS: dict[str, float] = {
+    "us": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+}
+
+_LITERAL = re.compile(r"^\s*(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?P<unit>[a-z%]*)\s*$")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number and what it measures; durations are in seconds, ratios are fractions."""
+
+    value: float
+    kind: Kind = Kind.NUMBER
+
+    def is_missing(self) -> bool:
+        return math.isnan(self.value)
+
+    def __str__(self) -> str:
+        return format_quantity(self.value, self.kind)
+
+
+def parse_literal(text: str) -> Quantity:
+    """Read "250ms", "5s", "1%", "1.5" into a Quantity; ValueError names what was expected."""
+    match = _LITERAL.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a number with an optional unit (ms, s, m, h, %)")
+    number = float(match["num"])
+    unit = match["unit"]
+    if unit == "":
+        return Quantity(number, Kind.NUMBER)
+    if unit == "%":
+        return Quantity(number / 100.0, Kind.RATIO)
+    if unit in DURATION_UNITS:
+        return Quantity(number * DURATION_UNITS[unit], Kind.DURATION)
+    raise ValueError(f"unknown unit {unit!r} in {text!r} (expected one of ms, s, m, h, us, %)")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from "250ms", "5s", "2m" or a plain number of seconds (what config values accept)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '5s' or '250ms', not a boolean")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            quantity = parse_literal(value)
+        except ValueError:
+            quantity = Quantity(math.nan, Kind.RATIO)
+        if quantity.kind is Kind.RATIO:
+            raise ValueError(f"expected a duration such as '5s' or '250ms', got {value!r}")
+        seconds = quantity.value
+    else:
+        raise ValueError(f"expected a duration such as '5s' or '250ms', got {value!r}")
+    if seconds < 0 or math.isnan(seconds):
+        raise ValueError(f"a duration cannot be negative, got {value!r}")
+    return seconds
+
+
+def format_quantity(value: float, kind: Kind) -> str:
+    """Render for people: 0.231 s -> "231 ms", 0.004 -> "0.4 %"."""
+    if math.isnan(value):
+        return "no data"
+    if kind is Kind.DURATION:
+        if abs(value) < 10.0:
+            return f"{_trim(value * 1000.0)} ms"
+        return f"{_trim(value)} s"
+    if kind is Kind.RATIO:
+        return f"{_trim(value * 100.0)} %"
+    return _trim(value)
+
+
+def _trim(number: float) -> str:
+    if number == int(number) and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:.4g}" if abs(number) < 1000 else f"{number:.1f}"
