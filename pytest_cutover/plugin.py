@@ -156,7 +156,7 @@ class GateSession:
         record = self.records.get(report.nodeid)
         if record is None:
             gate = next((g for g in GATE_NAMES if g in report.keywords), "custom")
-            record = self.records[report.nodeid] = TestRecord(report.nodeid, gate, status)
+            record = self.records[report.nodeid] = TestRecord(report.nodeid, gate, TestStatus.PASSED)
         record.merge(status, reasons, report.duration)
         record.results.extend(getattr(report, "cutover_results", []))
 

@@ -16,7 +16,11 @@ MASK = "***"
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )
-_SENSITIVE_NAME = re.compile(r"pass(word|wd)?|secret|token|api[-_]?key|auth|credential|cookie", re.I)
+_SENSITIVE_NAME = re.compile(
+    r"(^|[-_.])(pass|passwd|password|passphrase|pwd|secret|token|api[-_]?key|auth|authorization"
+    r"|credentials?|cookie)([-_.]|$)",
+    re.I,
+)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@", re.I)
 
 

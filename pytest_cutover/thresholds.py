@@ -230,7 +230,8 @@ class _Parser:
         node = self.term()
         while self.peek() in ("+", "-"):
             op = self.take()
-            node = _Node(self._span(start), op=op, operands=(node, self.term()))
+            right = self.term()
+            node = _Node(self._span(start), op=op, operands=(node, right))
         return node
 
     def term(self) -> _Node:
@@ -238,7 +239,8 @@ class _Parser:
         node = self.factor()
         while self.peek() in ("*", "/"):
             op = self.take()
-            node = _Node(self._span(start), op=op, operands=(node, self.factor()))
+            right = self.factor()
+            node = _Node(self._span(start), op=op, operands=(node, right))
         return node
 
     def factor(self) -> _Node:
@@ -246,8 +248,9 @@ class _Parser:
         token = self.take()
         if token == "(":
             inner = self.expression()
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise ThresholdError(f"missing ')' in {self.source!r}")
+            self.position += 1
             return _Node(self._span(start), op=inner.op, operands=inner.operands,
                          literal=inner.literal, name=inner.name)
         if token == "-":

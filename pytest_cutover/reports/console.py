@@ -25,7 +25,7 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
         table.add_column("gate")
         table.add_column("decision")
         for column in ("passed", "failed", "error", "inconclusive", "skipped", "not_configured"):
-            table.add_column(column.replace("_", " "), justify="right")
+            table.add_column(column.replace("not_configured", "unconfigured"), justify="right")
         for gate, verdict in decision.gate_verdicts().items():
             row = counts[gate]
             table.add_row(
@@ -36,7 +36,7 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
             )
         console.print(table)
     for reason in decision.reasons[:_SHOWN_REASONS]:
-        console.print(Text(f"  - {reason}"), overflow="fold")
+        console.print(Text(f"  - {reason}"), soft_wrap=True)
     hidden = len(decision.reasons) - _SHOWN_REASONS
     if hidden > 0:
         console.print(f"  ... and {hidden} more in {decision_file}")

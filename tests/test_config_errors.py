@@ -1,0 +1,112 @@
+"""Every kind of cutover.toml mistake stops the run with a usage error that names the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_cutover.config import ConfigError, load_config
+from tests.conftest import MINIMAL_CONFIG
+
+
+def run_with_config(pytester: pytest.Pytester, text: str) -> pytest.RunResult:
+    pytester.makefile(".toml", cutover=text)
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    return result
+
+
+def test_unknown_key_is_named_with_a_suggestion(pytester: pytest.Pytester) -> None:
+    result = run_with_config(pytester, MINIMAL_CONFIG + 'timout = "5s"\n')
+    result.stderr.fnmatch_lines([
+        "ERROR: *cutover.toml: invalid configuration:",
+        "*systems.new.timout: unknown key (expected one of: base_url, connect_timeout, database,*"
+        "did you mean 'timeout'?",
+    ])
+
+
+def test_wrong_type_names_key_value_and_expectation(pytester: pytest.Pytester) -> None:
+    result = run_with_config(pytester, MINIMAL_CONFIG + 'timeout = "fast"\n')
+    result.stderr.fnmatch_lines(
+        ["*systems.new.timeout = 'fast': expected a duration such as '5s' or '250ms', got 'fast'"])
+
+
+def test_missing_required_value(pytester: pytest.Pytester) -> None:
+    result = run_with_config(pytester, '[systems.legacy]\nbase_url = "http://127.0.0.1:9"\n')
+    result.stderr.fnmatch_lines(["*systems.new: required key is missing"])
+
+
+def test_bad_url_and_bad_smoke_endpoint(pytester: pytest.Pytester) -> None:
+    result = run_with_config(pytester, MINIMAL_CONFIG.replace("http://127.0.0.1:9", "ftp://x", 1)
+                             + '[[smoke.endpoints]]\npath = "api/users"\nmethod = "DELETE"\n')
+    result.stderr.fnmatch_lines([
+        "*systems.legacy.base_url = 'ftp://x': expected an http:// or https:// URL*",
+        "*smoke.endpoints[[]0[]].path = 'api/users': expected a path that starts with '/'*",
+        "*smoke.endpoints[[]0[]].method = 'DELETE': Input should be 'GET', 'HEAD' or 'OPTIONS'",
+    ])
+
+
+def test_invalid_toml_says_where(pytester: pytest.Pytester) -> None:
+    result = run_with_config(pytester, "[systems.legacy]\nbase_url = http://x\n")
+    result.stderr.fnmatch_lines(["*cutover.toml: not valid TOML: Invalid value (at line 2, column 12)"])
+
+
+def test_unset_environment_variable_is_named(pytester: pytest.Pytester) -> None:
+    result = run_with_config(pytester, MINIMAL_CONFIG + 'database = "postgresql://app:${NO_SUCH_VAR_X}@db/x"\n')
+    result.stderr.fnmatch_lines([
+        "*systems.new.database = *: environment variable NO_SUCH_VAR_X is not set "
+        "(write ${NO_SUCH_VAR_X:-default} to give a default)"
+    ])
+
+
+def test_missing_or_unreadable_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest("--cutover-config", "nowhere/cutover.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*nowhere/cutover.toml: no such file*"])
+    result = pytester.runpytest("--cutover-config", str(pytester.path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*: cannot be read: *Is a directory*"])
+
+
+def test_bad_step_on_command_line_and_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest("--cutover-step", "150")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--cutover-step: expected a traffic step in percent from 0 to "
+                                 "100, got '150'"])
+    monkeypatch.setenv("CUTOVER_STEP", "half")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*CUTOVER_STEP: expected a traffic step*got 'half'"])
+
+
+def test_environment_fills_values_and_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "cutover.toml"
+    path.write_text(MINIMAL_CONFIG.replace("127.0.0.1:9", "${HOST:-127.0.0.1}:${PORT}")
+                    + 'database = "sqlite:///data/$${literal}.db"\n')
+    config = load_config(path, environ={"PORT": "8080"})
+    assert config.systems.new.base_url == "http://127.0.0.1:8080"
+    assert config.systems.new.database == "sqlite:///data/${literal}.db"
+    with pytest.raises(ConfigError, match="environment variable PORT is not set"):
+        load_config(path, environ={})
+
+
+def test_passwords_from_the_environment_are_redacted_in_descriptions(tmp_path: Path) -> None:
+    path = tmp_path / "cutover.toml"
+    path.write_text(MINIMAL_CONFIG + 'database = "postgresql://app:${DB_PASSWORD}@db/x"\n')
+    config = load_config(path, environ={"DB_PASSWORD": "s3cr3t-pw"})
+    assert config.describe_systems()["new"]["database"] == "postgresql://app:***@db/x"
+    assert config.redactor.text("auth failed with s3cr3t-pw") == "auth failed with ***"
+
+
+def test_a_port_placeholder_needs_a_start_command(tmp_path: Path) -> None:
+    path = tmp_path / "cutover.toml"
+    path.write_text(MINIMAL_CONFIG.replace("127.0.0.1:9", "127.0.0.1:{port}"))
+    with pytest.raises(ConfigError, match="only filled in for a system with"):
+        load_config(path)

@@ -1,0 +1,118 @@
+"""The smoke gate against the real demo systems (uvicorn processes on loopback)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from pytest_cutover.config import CutoverConfig
+from pytest_cutover.gates import smoke
+from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.launcher import StartedSystem, free_port
+
+StartDemo = Callable[[str, str], StartedSystem]
+
+
+def run_all(config: CutoverConfig, started: StartedSystem) -> dict[str, GateResult]:
+    name = started.system.name
+    checks = smoke.health_checks(config, name) + smoke.endpoint_checks(config, name)
+    with started.system.http_client() as client:
+        return {c.label: smoke.run_check(client, c, 2.0, config.redactor) for c in checks}
+
+
+@pytest.mark.parametrize("name", ["legacy", "new"])
+def test_healthy_demo_passes_every_check(
+    demo_config: CutoverConfig, demo_system: StartDemo, name: str
+) -> None:
+    results = run_all(demo_config, demo_system(name, ""))
+    assert len(results) == 3 + len(demo_config.smoke.endpoints)
+    assert {label: r.reasons for label, r in results.items() if not r.passed} == {}
+    assert all(r.measurements["latency"] > 0 for r in results.values())
+
+
+@pytest.mark.parametrize(
+    ("faults", "label", "message"),
+    [
+        ("health_down", "health", "GET {url}/health answered 503 (expected 200)"),
+        ("readiness_down", "readiness", "GET {url}/health/readiness answered 503 (expected 200)"),
+        ("liveness_down", "liveness", "GET {url}/health/liveness answered 503 (expected 200)"),
+        ("field_missing", "user detail", "{url}/api/users/1: JSON key 'created_at' is missing"),
+        ("errors=100%", "order detail", "GET {url}/api/orders/42 answered 500 (expected 200)"),
+        ("latency=1100ms", "list users", "GET {url}/api/users?limit=5 took 1"),
+    ],
+)
+def test_each_fault_fails_the_right_check_with_a_message_naming_the_url(
+    demo_config: CutoverConfig, demo_system: StartDemo, faults: str, label: str, message: str
+) -> None:
+    started = demo_system("new", faults)
+    results = run_all(demo_config, started)
+    failed = results[label]
+    assert failed.outcome is Outcome.FAIL
+    expected = message.format(url=started.system.base_url)
+    assert any(reason.startswith(expected) for reason in failed.reasons), failed.reasons
+    if faults == "latency=1100ms":
+        assert "(limit 1000 ms)" in failed.reasons[0]
+    assert results["health" if label != "health" else "liveness"].passed or faults in (
+        "readiness_down", "liveness_down")
+
+
+def test_json_schema_violation_is_reported_with_its_location(
+    demo_config: CutoverConfig, demo_system: StartDemo
+) -> None:
+    started = demo_system("legacy", "")
+    check = smoke.SmokeCheck("new", "users", "/api/users?limit=2", json_schema={
+        "type": "object", "properties": {"items": {"type": "array", "items": {
+            "properties": {"id": {"type": "string"}}}}}})
+    with started.system.http_client() as client:
+        result = smoke.run_check(client, check, 1.0, demo_config.redactor)
+    assert result.outcome is Outcome.FAIL
+    assert "JSON schema: at items/0/id: 1 is not of type 'string'" in result.reasons[0]
+
+
+def test_refused_connection_is_retried_then_fails_naming_the_url(
+    demo_config: CutoverConfig,
+) -> None:
+    port = free_port()
+    check = smoke.health_checks(demo_config, "new")[0]
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        result = smoke.run_check(client, check, 0.5, demo_config.redactor)
+    assert result.outcome is Outcome.FAIL
+    assert result.reasons[0].startswith(f"cannot connect to http://127.0.0.1:{port}/health")
+    assert result.evidence["attempts"] >= 2
+
+
+def test_timeout_is_not_retried_and_says_so(
+    demo_config: CutoverConfig, demo_system: StartDemo
+) -> None:
+    started = demo_system("new", "latency=1100ms")
+    check = smoke.SmokeCheck("new", "slow", "/api/users/1")
+    with httpx.Client(base_url=started.system.base_url, timeout=0.3) as client:
+        result = smoke.run_check(client, check, 5.0, demo_config.redactor)
+    assert result.outcome is Outcome.FAIL
+    assert result.reasons[0].startswith(
+        f"timed out after 0.3 s: GET {started.system.base_url}/api/users/1")
+    assert result.evidence["attempts"] == 1
+
+
+def test_an_unhealthy_legacy_is_inconclusive_not_no_go(
+    demo_config: CutoverConfig, demo_system: StartDemo
+) -> None:
+    started = demo_system("new", "health_down")
+    check = smoke.SmokeCheck("legacy", "health", "/health")
+    with started.system.http_client() as client:
+        result = smoke.run_check(client, check, 1.0, demo_config.redactor)
+    assert result.outcome is Outcome.INCONCLUSIVE
+    assert "rolling back onto it would not help" in result.reasons[-1]
+
+
+def test_protected_endpoint_token_never_reaches_the_evidence(
+    demo_config: CutoverConfig, demo_system: StartDemo
+) -> None:
+    results = run_all(demo_config, demo_system("legacy", ""))
+    with_token = results["admin stats with a token"]
+    assert with_token.passed
+    assert with_token.evidence["request"]["headers"] == {"Authorization": "***"}
+    assert "demo-token" not in str(with_token.to_dict())
+    assert results["admin stats needs a token"].evidence["response"]["status"] == 401
