@@ -27,11 +27,18 @@ from pydantic import (
     model_validator,
 )
 
-from pytest_cutover.redact import Redactor, is_sensitive_name, redact_headers, redact_url, url_password
+from pytest_cutover.redact import (
+    Redactor,
+    is_sensitive_name,
+    redact_headers,
+    redact_url,
+    url_password,
+)
 from pytest_cutover.units import parse_duration
 
 CONFIG_FILENAME = "cutover.toml"
-SYSTEM_NAMES = ("legacy", "new")
+SystemName = Literal["legacy", "new"]
+SYSTEM_NAMES: tuple[SystemName, SystemName] = ("legacy", "new")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -190,8 +197,10 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Cutover
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (from --cutover-config, CUTOVER_CONFIG or the "
-                          f"ini key cutover_config)") from None
+        raise ConfigError(
+            f"{path}: no such file (from --cutover-config, CUTOVER_CONFIG or the "
+            f"ini key cutover_config)"
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot be read: {err}") from None
     except tomllib.TOMLDecodeError as err:
@@ -212,7 +221,11 @@ _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<defau
 
 
 def _interpolate(
-    value: Any, key: tuple[str | int, ...], environ: Mapping[str, str], secrets: set[str], path: Path
+    value: Any,
+    key: tuple[str | int, ...],
+    environ: Mapping[str, str],
+    secrets: set[str],
+    path: Path,
 ) -> Any:
     """Fill `${VAR}` and `${VAR:-default}` in every string; `$$` is a literal dollar."""
     if isinstance(value, dict):
@@ -284,7 +297,9 @@ def _explain(error: Mapping[str, Any]) -> str:
 
 def _is_union_tag(part: str | int) -> bool:
     # pydantic names the branch of a union it tried (e.g. "list[int]"); the user never wrote it.
-    return isinstance(part, str) and ("[" in part or part in {"str", "int", "dict", "function-before"})
+    return isinstance(part, str) and (
+        "[" in part or part in {"str", "int", "dict", "function-before"}
+    )
 
 
 def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:

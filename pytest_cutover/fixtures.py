@@ -17,7 +17,8 @@ from pytest_cutover.launcher import StartError, SystemPool
 from pytest_cutover.systems import System
 
 
-class NotConfigured(pytest.skip.Exception):
+# pytest.skip.Exception is the public name of pytest's Skipped; mypy cannot see it as a type.
+class NotConfigured(pytest.skip.Exception):  # type: ignore[name-defined,misc]
     """A skip because the config does not ask for this check: it does not make the run
     INCONCLUSIVE, unlike any other skip."""
 
@@ -52,7 +53,9 @@ def cutover_systems(
 ) -> Iterator[SystemPool]:
     """Starts systems that have [start] on first use and stops them at the end of the session,
     also after failures and Ctrl-C. Their output goes to <reports>/systems/."""
-    pool = SystemPool(cutover_config, pytestconfig.stash[keys.SETTINGS].reports_dir.value / "systems")
+    pool = SystemPool(
+        cutover_config, pytestconfig.stash[keys.SETTINGS].reports_dir.value / "systems"
+    )
     try:
         yield pool
     finally:

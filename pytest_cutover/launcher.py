@@ -93,8 +93,9 @@ def start_system(
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except OSError as err:
-            raise StartError(f"{name}: cannot run {argv[0]!r} (from [systems.{name}.start] "
-                             f"command): {err}") from None
+            raise StartError(
+                f"{name}: cannot run {argv[0]!r} (from [systems.{name}.start] command): {err}"
+            ) from None
     started = StartedSystem(System(name, config, base_url, base_dir), process, log_path)
     try:
         _wait_ready(started, ready_url, start.timeout)
@@ -169,8 +170,9 @@ class SystemPool:
         if name not in self._systems:
             system_config = self._config.system(name)
             if system_config.start is None:
-                self._systems[name] = System(name, system_config, system_config.base_url,
-                                             self._config.base_dir)
+                self._systems[name] = System(
+                    name, system_config, system_config.base_url, self._config.base_dir
+                )
             else:
                 started = start_system(name, system_config, self._config.base_dir, self._log_dir)
                 self._started[name] = started

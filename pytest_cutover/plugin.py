@@ -55,19 +55,29 @@ def _step_option(text: str) -> float:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cutover", "cutover go/no-go gates (precedence: option, env, ini)")
     group.addoption(
-        "--cutover-config", dest="cutover_config", metavar="PATH", default=None,
+        "--cutover-config",
+        dest="cutover_config",
+        metavar="PATH",
+        default=None,
         help="the cutover.toml to use (env CUTOVER_CONFIG, ini cutover_config; "
-             "default: cutover.toml in the rootdir).",
+        "default: cutover.toml in the rootdir).",
     )
     group.addoption(
-        "--cutover-step", dest="cutover_step", metavar="PERCENT", type=_step_option, default=None,
+        "--cutover-step",
+        dest="cutover_step",
+        metavar="PERCENT",
+        type=_step_option,
+        default=None,
         help="the traffic step, 0-100, this gate run decides on (env CUTOVER_STEP, "
-             "ini cutover_step); shown in the decision and reports.",
+        "ini cutover_step); shown in the decision and reports.",
     )
     group.addoption(
-        "--cutover-reports", dest="cutover_reports", metavar="DIR", default=None,
+        "--cutover-reports",
+        dest="cutover_reports",
+        metavar="DIR",
+        default=None,
         help="where decision.json and system logs go (env CUTOVER_REPORTS, ini cutover_reports; "
-             "default: reports/ in the rootdir).",
+        "default: reports/ in the rootdir).",
     )
     parser.addini("cutover_config", "path of cutover.toml, relative to the rootdir", default=None)
     parser.addini("cutover_step", "traffic step in percent this gate run is for", default=None)
@@ -82,8 +92,11 @@ def pytest_configure(config: pytest.Config) -> None:
     step = option.cutover_step
     try:
         settings = resolve_settings(
-            option={"config": option.cutover_config, "reports": option.cutover_reports,
-                    "step": None if step is None else str(step)},
+            option={
+                "config": option.cutover_config,
+                "reports": option.cutover_reports,
+                "step": None if step is None else str(step),
+            },
             ini={name: config.getini(f"cutover_{name}") for name in ("config", "step", "reports")},
             environ=os.environ,
             rootdir=config.rootpath,
@@ -156,15 +169,20 @@ class GateSession:
         record = self.records.get(report.nodeid)
         if record is None:
             gate = next((g for g in GATE_NAMES if g in report.keywords), "custom")
-            record = self.records[report.nodeid] = TestRecord(report.nodeid, gate, TestStatus.PASSED)
+            record = self.records[report.nodeid] = TestRecord(
+                report.nodeid, gate, TestStatus.PASSED
+            )
         record.merge(status, reasons, report.duration)
         record.results.extend(getattr(report, "cutover_results", []))
 
     def _is_gate_run(self) -> bool:
         settings = self.config.stash[keys.SETTINGS]
         explicit_step = settings.step.source in ("--cutover-step", "CUTOVER_STEP")
-        return bool(self.records) or GATE_MARKER in (self.config.option.markexpr or "") \
+        return (
+            bool(self.records)
+            or GATE_MARKER in (self.config.option.markexpr or "")
             or explicit_step
+        )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -175,9 +193,13 @@ class GateSession:
         redactor = cutover_config.redactor if cutover_config else Redactor()
         for record in self.records.values():
             record.reasons = [redactor.text(r) for r in record.reasons]
-        interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR) \
-            or bool(session.shouldstop) and not any(
-                r.status is TestStatus.FAILED for r in self.records.values())
+        interrupted = exitstatus in (
+            pytest.ExitCode.INTERRUPTED,
+            pytest.ExitCode.INTERNAL_ERROR,
+        ) or (
+            bool(session.shouldstop)
+            and not any(r.status is TestStatus.FAILED for r in self.records.values())
+        )
         self.decision = decide(
             self.records.values(),
             interrupted=interrupted,
@@ -196,7 +218,10 @@ class GateSession:
             Verdict.INCONCLUSIVE: hook.pytest_cutover_inconclusive,
         }[self.decision.verdict]
         verdict_hook(decision=self.decision, config=self.config)
-        if self.decision.verdict is not Verdict.GO or exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        if (
+            self.decision.verdict is not Verdict.GO
+            or exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
+        ):
             session.exitstatus = self.decision.exit_status
 
     @property
@@ -210,8 +235,9 @@ class GateSession:
         colour = bool(writer and writer.hasmarkup)
         width = writer.fullwidth if writer else 100
         terminalreporter.section("cutover decision", bold=True)
-        text = render_summary(self.decision, colour=colour, width=width,
-                              decision_file=str(self.decision_path))
+        text = render_summary(
+            self.decision, colour=colour, width=width, decision_file=str(self.decision_path)
+        )
         terminalreporter.write(text)
 
 

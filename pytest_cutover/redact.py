@@ -21,7 +21,9 @@ _SENSITIVE_NAME = re.compile(
     r"|credentials?|cookie)([-_.]|$)",
     re.I,
 )
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@", re.I)
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@", re.I
+)
 
 
 def is_sensitive_name(name: str) -> bool:

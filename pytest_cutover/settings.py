@@ -33,7 +33,9 @@ def parse_step(text: str) -> float:
     try:
         value = float(str(text).strip().removesuffix("%"))
     except ValueError:
-        raise ValueError(f"expected a traffic step in percent from 0 to 100, got {text!r}") from None
+        raise ValueError(
+            f"expected a traffic step in percent from 0 to 100, got {text!r}"
+        ) from None
     if math.isnan(value) or not 0 <= value <= 100:
         raise ValueError(f"expected a traffic step in percent from 0 to 100, got {text!r}")
     return value

@@ -112,7 +112,7 @@ class Threshold:
 
     @property
     def names(self) -> frozenset[str]:
-        """Every measurement the threshold reads, so a gate can check them against its vocabulary."""
+        """Every measurement it reads, so a gate can check them against its vocabulary."""
         return frozenset([*self.left.names(), *self.right.names()])
 
     def __str__(self) -> str:
@@ -251,8 +251,13 @@ class _Parser:
             if self.peek() != ")":
                 raise ThresholdError(f"missing ')' in {self.source!r}")
             self.position += 1
-            return _Node(self._span(start), op=inner.op, operands=inner.operands,
-                         literal=inner.literal, name=inner.name)
+            return _Node(
+                self._span(start),
+                op=inner.op,
+                operands=inner.operands,
+                literal=inner.literal,
+                name=inner.name,
+            )
         if token == "-":
             operand = self.factor()
             return _Node(self._span(start), op="neg", operands=(operand,))

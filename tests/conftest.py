@@ -48,12 +48,16 @@ def demo_system(
             folder = tmp_path_factory.mktemp(f"demo-{name}")
             system_config = demo_config.system(name)
             assert system_config.start is not None
-            command = [folder.joinpath(f"{name}.db").as_posix() if part.endswith(".db") else part
-                       for part in system_config.start.command]
+            command = [
+                folder.joinpath(f"{name}.db").as_posix() if part.endswith(".db") else part
+                for part in system_config.start.command
+            ]
             config = system_config.model_copy(
-                update={"start": system_config.start.model_copy(update={"command": command})})
-            started[(name, faults)] = start_system(name, config, REPO, folder,
-                                                   {"CUTOVER_DEMO_FAULTS": faults})
+                update={"start": system_config.start.model_copy(update={"command": command})}
+            )
+            started[(name, faults)] = start_system(
+                name, config, REPO, folder, {"CUTOVER_DEMO_FAULTS": faults}
+            )
         return started[(name, faults)]
 
     yield start

@@ -21,17 +21,20 @@ def run_with_config(pytester: pytest.Pytester, text: str) -> pytest.RunResult:
 
 def test_unknown_key_is_named_with_a_suggestion(pytester: pytest.Pytester) -> None:
     result = run_with_config(pytester, MINIMAL_CONFIG + 'timout = "5s"\n')
-    result.stderr.fnmatch_lines([
-        "ERROR: *cutover.toml: invalid configuration:",
-        "*systems.new.timout: unknown key (expected one of: base_url, connect_timeout, database,*"
-        "did you mean 'timeout'?",
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: *cutover.toml: invalid configuration:",
+            "*systems.new.timout: unknown key (expected one of: base_url, connect_timeout,*"
+            "did you mean 'timeout'?",
+        ]
+    )
 
 
 def test_wrong_type_names_key_value_and_expectation(pytester: pytest.Pytester) -> None:
     result = run_with_config(pytester, MINIMAL_CONFIG + 'timeout = "fast"\n')
     result.stderr.fnmatch_lines(
-        ["*systems.new.timeout = 'fast': expected a duration such as '5s' or '250ms', got 'fast'"])
+        ["*systems.new.timeout = 'fast': expected a duration such as '5s' or '250ms', got 'fast'"]
+    )
 
 
 def test_missing_required_value(pytester: pytest.Pytester) -> None:
@@ -40,26 +43,37 @@ def test_missing_required_value(pytester: pytest.Pytester) -> None:
 
 
 def test_bad_url_and_bad_smoke_endpoint(pytester: pytest.Pytester) -> None:
-    result = run_with_config(pytester, MINIMAL_CONFIG.replace("http://127.0.0.1:9", "ftp://x", 1)
-                             + '[[smoke.endpoints]]\npath = "api/users"\nmethod = "DELETE"\n')
-    result.stderr.fnmatch_lines([
-        "*systems.legacy.base_url = 'ftp://x': expected an http:// or https:// URL*",
-        "*smoke.endpoints[[]0[]].path = 'api/users': expected a path that starts with '/'*",
-        "*smoke.endpoints[[]0[]].method = 'DELETE': Input should be 'GET', 'HEAD' or 'OPTIONS'",
-    ])
+    result = run_with_config(
+        pytester,
+        MINIMAL_CONFIG.replace("http://127.0.0.1:9", "ftp://x", 1)
+        + '[[smoke.endpoints]]\npath = "api/users"\nmethod = "DELETE"\n',
+    )
+    result.stderr.fnmatch_lines(
+        [
+            "*systems.legacy.base_url = 'ftp://x': expected an http:// or https:// URL*",
+            "*smoke.endpoints[[]0[]].path = 'api/users': expected a path that starts with '/'*",
+            "*smoke.endpoints[[]0[]].method = 'DELETE': Input should be 'GET', 'HEAD' or 'OPTIONS'",
+        ]
+    )
 
 
 def test_invalid_toml_says_where(pytester: pytest.Pytester) -> None:
     result = run_with_config(pytester, "[systems.legacy]\nbase_url = http://x\n")
-    result.stderr.fnmatch_lines(["*cutover.toml: not valid TOML: Invalid value (at line 2, column 12)"])
+    result.stderr.fnmatch_lines(
+        ["*cutover.toml: not valid TOML: Invalid value (at line 2, column 12)"]
+    )
 
 
 def test_unset_environment_variable_is_named(pytester: pytest.Pytester) -> None:
-    result = run_with_config(pytester, MINIMAL_CONFIG + 'database = "postgresql://app:${NO_SUCH_VAR_X}@db/x"\n')
-    result.stderr.fnmatch_lines([
-        "*systems.new.database = *: environment variable NO_SUCH_VAR_X is not set "
-        "(write ${NO_SUCH_VAR_X:-default} to give a default)"
-    ])
+    result = run_with_config(
+        pytester, MINIMAL_CONFIG + 'database = "postgresql://app:${NO_SUCH_VAR_X}@db/x"\n'
+    )
+    result.stderr.fnmatch_lines(
+        [
+            "*systems.new.database = *: environment variable NO_SUCH_VAR_X is not set "
+            "(write ${NO_SUCH_VAR_X:-default} to give a default)"
+        ]
+    )
 
 
 def test_missing_or_unreadable_file(pytester: pytest.Pytester) -> None:
@@ -78,8 +92,9 @@ def test_bad_step_on_command_line_and_environment(
     pytester.makepyfile(test_x="def test_x(): pass")
     result = pytester.runpytest("--cutover-step", "150")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--cutover-step: expected a traffic step in percent from 0 to "
-                                 "100, got '150'"])
+    result.stderr.fnmatch_lines(
+        ["*--cutover-step: expected a traffic step in percent from 0 to 100, got '150'"]
+    )
     monkeypatch.setenv("CUTOVER_STEP", "half")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -88,8 +103,10 @@ def test_bad_step_on_command_line_and_environment(
 
 def test_environment_fills_values_and_defaults(tmp_path: Path) -> None:
     path = tmp_path / "cutover.toml"
-    path.write_text(MINIMAL_CONFIG.replace("127.0.0.1:9", "${HOST:-127.0.0.1}:${PORT}")
-                    + 'database = "sqlite:///data/$${literal}.db"\n')
+    path.write_text(
+        MINIMAL_CONFIG.replace("127.0.0.1:9", "${HOST:-127.0.0.1}:${PORT}")
+        + 'database = "sqlite:///data/$${literal}.db"\n'
+    )
     config = load_config(path, environ={"PORT": "8080"})
     assert config.systems.new.base_url == "http://127.0.0.1:8080"
     assert config.systems.new.database == "sqlite:///data/${literal}.db"

@@ -13,7 +13,8 @@ import json, os
 
 def _count(name, decision):
     with open(os.path.join(os.path.dirname(__file__), "hooks.log"), "a") as log:
-        log.write(json.dumps([name, decision.verdict.value, os.environ.get("PYTEST_XDIST_WORKER")]) + "\\n")
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        log.write(json.dumps([name, decision.verdict.value, worker]) + "\\n")
 
 def pytest_cutover_decision(decision, config):
     _count("decision", decision)
@@ -37,7 +38,8 @@ def gate_project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def decision_of(pytester: pytest.Pytester) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads((pytester.path / "reports" / "decision.json").read_text())
+    path = pytester.path / "reports" / "decision.json"
+    loaded: dict[str, object] = json.loads(path.read_text())
     return loaded
 
 
@@ -47,12 +49,14 @@ def hook_calls(pytester: pytest.Pytester) -> list[list[str | None]]:
 
 
 def test_all_gate_tests_pass_is_go_with_exit_0(gate_project: pytest.Pytester) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         @pytest.mark.canary_gate
         @pytest.mark.smoke
         def test_ok(): pass
-    """)
+    """
+    )
     result = gate_project.runpytest("-m", "canary_gate", "--cutover-step", "50")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*CUTOVER DECISION: GO (step 50%; exit status 0;*"])
@@ -65,12 +69,14 @@ def test_all_gate_tests_pass_is_go_with_exit_0(gate_project: pytest.Pytester) ->
 
 
 def test_a_failing_gate_test_is_no_go_with_exit_1(gate_project: pytest.Pytester) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         pytestmark = pytest.mark.canary_gate
         def test_ok(): pass
         def test_bad(): assert 1 == 2, "new answers 500"
-    """)
+    """
+    )
     result = gate_project.runpytest("-m", "canary_gate")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*new answers 500*", "*CUTOVER DECISION: NO-GO*"])
@@ -83,7 +89,8 @@ def test_a_failing_gate_test_is_no_go_with_exit_1(gate_project: pytest.Pytester)
 def test_an_erroring_gate_test_is_inconclusive_with_its_own_exit_status(
     gate_project: pytest.Pytester,
 ) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         @pytest.fixture
         def broken():
@@ -92,11 +99,13 @@ def test_an_erroring_gate_test_is_inconclusive_with_its_own_exit_status(
         def test_ok(): pass
         @pytest.mark.canary_gate
         def test_needs_db(broken): pass
-    """)
+    """
+    )
     result = gate_project.runpytest("-m", "canary_gate")
     assert result.ret == 10
-    result.stdout.fnmatch_lines(["*could not run*database unreachable*",
-                                 "*CUTOVER DECISION: INCONCLUSIVE*exit status 10*"])
+    result.stdout.fnmatch_lines(
+        ["*could not run*database unreachable*", "*CUTOVER DECISION: INCONCLUSIVE*exit status 10*"]
+    )
     assert decision_of(gate_project)["decision"] == "INCONCLUSIVE"
     assert [c[0] for c in hook_calls(gate_project)] == ["decision", "inconclusive"]
 
@@ -112,45 +121,53 @@ def test_nothing_selected_is_inconclusive(gate_project: pytest.Pytester) -> None
 def test_a_plain_skip_is_inconclusive_but_not_configured_is_not_counted(
     gate_project: pytest.Pytester,
 ) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         pytestmark = pytest.mark.canary_gate
         def test_ok(): pass
         def test_db(legacy_db): pass
-    """)
+    """
+    )
     result = gate_project.runpytest("-m", "canary_gate", "-rs")
     assert result.ret == 0, "a gate whose database is not configured must not block GO"
     result.stdout.fnmatch_lines(["*not configured: systems.legacy.database is not set*"])
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         pytestmark = pytest.mark.canary_gate
         def test_ok(): pass
         def test_later(): pytest.skip("flaky, look at it later")
-    """)
+    """
+    )
     result = gate_project.runpytest("-m", "canary_gate")
     assert result.ret == 10
     result.stdout.fnmatch_lines(["*skipped: flaky, look at it later*"])
 
 
 def test_only_not_configured_gates_prove_nothing(gate_project: pytest.Pytester) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         @pytest.mark.canary_gate
         def test_db(new_db): pass
-    """)
+    """
+    )
     result = gate_project.runpytest("-m", "canary_gate")
     assert result.ret == 10
     result.stdout.fnmatch_lines(["*no gate test ran*"])
 
 
 def test_an_interrupted_run_is_never_go(gate_project: pytest.Pytester) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         pytestmark = pytest.mark.canary_gate
         def test_ok(): pass
         def test_stop(): raise KeyboardInterrupt
         def test_never_ran(): pass
-    """)
+    """
+    )
     result = gate_project.runpytest("-m", "canary_gate")
     assert result.ret != 0
     decision = decision_of(gate_project)
@@ -166,41 +183,47 @@ def test_a_run_without_gates_writes_no_decision(gate_project: pytest.Pytester) -
     assert hook_calls(gate_project) == []
 
 
-@pytest.mark.parametrize(("args", "verdict", "code"),
-                         [((), "GO", 0), (("--deselect", "test_gate.py::test_ok"), "NO-GO", 1)])
+@pytest.mark.parametrize(("fail", "verdict", "code"), [("", "GO", 0), ("1", "NO-GO", 1)])
 def test_under_xdist_hooks_and_decision_happen_once_on_the_controller(
-    gate_project: pytest.Pytester, args: tuple[str, ...], verdict: str, code: int
+    gate_project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    fail: str,
+    verdict: str,
+    code: int,
 ) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import os, pytest
         pytestmark = [pytest.mark.canary_gate, pytest.mark.smoke]
-        @pytest.mark.parametrize("n", range(6))
-        def test_many(n): pass
-        def test_ok(): pass
-        def test_fails_when_alone(request):
-            assert "test_ok" in [i.name for i in request.session.items] or os.environ.get("PYTEST_XDIST_WORKER") is None
-    """)
-    result = gate_project.runpytest_subprocess("-n", "2", "-m", "canary_gate", *args)
+        @pytest.mark.parametrize("n", range(8))
+        def test_many(n):
+            assert not (n == 5 and os.environ["GATE_FAILS"]), "check 5 failed"
+    """
+    )
+    monkeypatch.setenv("GATE_FAILS", fail)
+    result = gate_project.runpytest_subprocess("-n", "2", "-m", "canary_gate")
     assert result.ret == code
-    calls = hook_calls(gate_project)
+    result.stdout.fnmatch_lines(["*2 workers*", f"*CUTOVER DECISION: {verdict}*"])
     expected_hook = {"GO": "go", "NO-GO": "no_go"}[verdict]
-    assert calls == [["decision", verdict, None], [expected_hook, verdict, None]]
+    assert hook_calls(gate_project) == [["decision", verdict, None], [expected_hook, verdict, None]]
     assert decision_of(gate_project)["decision"] == verdict
-    result.stdout.fnmatch_lines([f"*CUTOVER DECISION: {verdict}*"])
 
 
 def test_gate_results_travel_from_xdist_workers_to_the_decision(
     gate_project: pytest.Pytester,
 ) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         from pytest_cutover.gates.result import GateResult, Outcome
         pytestmark = [pytest.mark.canary_gate, pytest.mark.smoke]
         @pytest.mark.parametrize("n", range(4))
         def test_result(n, record_gate):
             outcome = Outcome.INCONCLUSIVE if n == 3 else Outcome.PASS
-            record_gate(GateResult("smoke", f"check {n}", outcome, ("legacy down",), {"latency": 0.01}))
-    """)
+            record_gate(GateResult("smoke", f"check {n}", outcome, ("legacy down",),
+                                   {"latency": 0.01}))
+    """
+    )
     result = gate_project.runpytest_subprocess("-n", "2", "-m", "canary_gate")
     assert result.ret == 10
     decision = decision_of(gate_project)
@@ -212,11 +235,13 @@ def test_gate_results_travel_from_xdist_workers_to_the_decision(
 
 
 def test_marker_arguments_are_rejected(gate_project: pytest.Pytester) -> None:
-    gate_project.makepyfile(test_gate="""
+    gate_project.makepyfile(
+        test_gate="""
         import pytest
         @pytest.mark.canary_gate("critical")
         def test_x(): pass
-    """)
+    """
+    )
     result = gate_project.runpytest("-m", "canary_gate")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*@pytest.mark.canary_gate takes no arguments*"])
@@ -226,8 +251,9 @@ def test_markers_and_options_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.canary_gate: *", "@pytest.mark.integrity: *"])
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*--cutover-config=PATH*", "*--cutover-step=PERCENT*",
-                                 "*cutover_step (string)*"])
+    result.stdout.fnmatch_lines(
+        ["*--cutover-config=PATH*", "*--cutover-step=PERCENT*", "*cutover_step (string)*"]
+    )
 
 
 def test_header_names_the_source_that_won(
@@ -239,24 +265,31 @@ def test_header_names_the_source_that_won(
     monkeypatch.setenv("CUTOVER_STEP", "50")
     gate_project.runpytest().stdout.fnmatch_lines(["*step 50% (from CUTOVER_STEP)*"])
     gate_project.runpytest("--cutover-step", "100").stdout.fnmatch_lines(
-        ["*step 100% (from --cutover-step)*"])
+        ["*step 100% (from --cutover-step)*"]
+    )
 
 
 def test_secrets_never_reach_the_decision_file(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DB_PASSWORD", "hunter2-very-secret")
-    pytester.makefile(".toml", cutover=MINIMAL_CONFIG + """
+    pytester.makefile(
+        ".toml",
+        cutover=MINIMAL_CONFIG
+        + """
 database = "postgresql://app:${DB_PASSWORD}@127.0.0.1:9/shop"
 headers = { Authorization = "Bearer tok-abcdef-123" }
-""")
-    pytester.makepyfile(test_gate="""
+""",
+    )
+    pytester.makepyfile(
+        test_gate="""
         import pytest
         @pytest.mark.canary_gate
         def test_leaky():
             raise AssertionError("login failed for postgresql://app:hunter2-very-secret@db "
                                  "with Bearer tok-abcdef-123")
-    """)
+    """
+    )
     result = pytester.runpytest("-m", "canary_gate")
     assert result.ret == 1
     text = (pytester.path / "reports" / "decision.json").read_text()

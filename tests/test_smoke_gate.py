@@ -55,16 +55,26 @@ def test_each_fault_fails_the_right_check_with_a_message_naming_the_url(
     if faults == "latency=1100ms":
         assert "(limit 1000 ms)" in failed.reasons[0]
     assert results["health" if label != "health" else "liveness"].passed or faults in (
-        "readiness_down", "liveness_down")
+        "readiness_down",
+        "liveness_down",
+    )
 
 
 def test_json_schema_violation_is_reported_with_its_location(
     demo_config: CutoverConfig, demo_system: StartDemo
 ) -> None:
     started = demo_system("legacy", "")
-    check = smoke.SmokeCheck("new", "users", "/api/users?limit=2", json_schema={
-        "type": "object", "properties": {"items": {"type": "array", "items": {
-            "properties": {"id": {"type": "string"}}}}}})
+    check = smoke.SmokeCheck(
+        "new",
+        "users",
+        "/api/users?limit=2",
+        json_schema={
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": {"properties": {"id": {"type": "string"}}}}
+            },
+        },
+    )
     with started.system.http_client() as client:
         result = smoke.run_check(client, check, 1.0, demo_config.redactor)
     assert result.outcome is Outcome.FAIL
@@ -92,7 +102,8 @@ def test_timeout_is_not_retried_and_says_so(
         result = smoke.run_check(client, check, 5.0, demo_config.redactor)
     assert result.outcome is Outcome.FAIL
     assert result.reasons[0].startswith(
-        f"timed out after 0.3 s: GET {started.system.base_url}/api/users/1")
+        f"timed out after 0.3 s: GET {started.system.base_url}/api/users/1"
+    )
     assert result.evidence["attempts"] == 1
 
 

@@ -71,7 +71,8 @@ def _endpoint_check(config: CutoverConfig, system: str, endpoint: SmokeEndpoint)
         content_type=endpoint.content_type,
         json_keys=tuple(endpoint.json_keys),
         json_schema=schema,
-        max_latency=endpoint.max_latency if endpoint.max_latency is not None
+        max_latency=endpoint.max_latency
+        if endpoint.max_latency is not None
         else config.smoke.max_latency,
         headers=dict(endpoint.headers),
     )
@@ -96,17 +97,34 @@ def run_check(
             break
         except httpx.TimeoutException as err:
             waited = time.perf_counter() - started
-            return _result(check, name, [f"timed out after {waited:.1f} s: {check.method} {url} "
-                                         f"({type(err).__name__})"], {"attempts": attempts}, redactor)
+            return _result(
+                check,
+                name,
+                [f"timed out after {waited:.1f} s: {check.method} {url} ({type(err).__name__})"],
+                {"attempts": attempts},
+                redactor,
+            )
         except _RETRYABLE as err:
             if time.monotonic() >= deadline:
-                return _result(check, name, [f"cannot connect to {url}: {err or type(err).__name__}"
-                                             f" (retried {attempts} times for {retry_deadline:g} s)"],
-                               {"attempts": attempts}, redactor)
+                return _result(
+                    check,
+                    name,
+                    [
+                        f"cannot connect to {url}: {err or type(err).__name__}"
+                        f" (retried {attempts} times for {retry_deadline:g} s)"
+                    ],
+                    {"attempts": attempts},
+                    redactor,
+                )
             time.sleep(min(0.2 * attempts, 1.0))
         except httpx.HTTPError as err:
-            return _result(check, name, [f"request to {url} failed: {type(err).__name__}: {err}"],
-                           {"attempts": attempts}, redactor)
+            return _result(
+                check,
+                name,
+                [f"request to {url} failed: {type(err).__name__}: {err}"],
+                {"attempts": attempts},
+                redactor,
+            )
     problems = _judge(check, response, latency)
     evidence: dict[str, Any] = {
         "request": {"method": check.method, "url": url, "headers": redact_headers(check.headers)},
@@ -133,8 +151,11 @@ def _result(
         outcome = Outcome.PASS
     elif check.system == "legacy":
         outcome = Outcome.INCONCLUSIVE
-        problems = [*problems, "legacy is unhealthy: the new system cannot be judged against it, "
-                    "and rolling back onto it would not help"]
+        problems = [
+            *problems,
+            "legacy is unhealthy: the new system cannot be judged against it, "
+            "and rolling back onto it would not help",
+        ]
     else:
         outcome = Outcome.FAIL
     return GateResult(
@@ -152,15 +173,19 @@ def _judge(check: SmokeCheck, response: httpx.Response, latency: float) -> list[
     problems: list[str] = []
     if response.status_code not in check.status:
         expected = " or ".join(str(s) for s in check.status)
-        problems.append(f"{check.method} {url} answered {response.status_code} "
-                        f"(expected {expected})")
+        problems.append(
+            f"{check.method} {url} answered {response.status_code} (expected {expected})"
+        )
     if check.max_latency is not None and latency > check.max_latency:
-        problems.append(f"{check.method} {url} took {latency * 1000:.0f} ms "
-                        f"(limit {check.max_latency * 1000:.0f} ms)")
+        problems.append(
+            f"{check.method} {url} took {latency * 1000:.0f} ms "
+            f"(limit {check.max_latency * 1000:.0f} ms)"
+        )
     media_type = response.headers.get("content-type", "").split(";")[0].strip()
     if check.content_type and media_type != check.content_type:
-        problems.append(f"{url}: content type {media_type or 'missing'!r} "
-                        f"(expected {check.content_type!r})")
+        problems.append(
+            f"{url}: content type {media_type or 'missing'!r} (expected {check.content_type!r})"
+        )
     if check.json_keys or check.json_schema is not None:
         problems.extend(_judge_json(check, response, url))
     return problems

@@ -17,8 +17,14 @@ _SHOWN_REASONS = 5
 def render_summary(decision: Decision, *, colour: bool, width: int, decision_file: str) -> str:
     """A compact table of gates and the first reasons; the decision line comes last, always."""
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=colour, no_color=not colour, width=width,
-                      highlight=False, soft_wrap=False)
+    console = Console(
+        file=buffer,
+        force_terminal=colour,
+        no_color=not colour,
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+    )
     counts = decision.gate_counts()
     if counts:
         table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
@@ -31,8 +37,17 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
             table.add_row(
                 gate,
                 Text(verdict.value, style=_STYLE[verdict]),
-                *(str(row.get(c, 0)) for c in
-                  ("passed", "failed", "error", "inconclusive", "skipped", "not_configured")),
+                *(
+                    str(row.get(c, 0))
+                    for c in (
+                        "passed",
+                        "failed",
+                        "error",
+                        "inconclusive",
+                        "skipped",
+                        "not_configured",
+                    )
+                ),
             )
         console.print(table)
     for reason in decision.reasons[:_SHOWN_REASONS]:
