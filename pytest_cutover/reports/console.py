@@ -12,6 +12,7 @@ from pytest_cutover.decision import Decision, Verdict
 
 _STYLE = {Verdict.GO: "bold green", Verdict.NO_GO: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 _SHOWN_REASONS = 5
+_COUNT_COLUMNS = ("passed", "failed", "error", "inconclusive", "skipped", "not_configured")
 
 
 def render_summary(decision: Decision, *, colour: bool, width: int, decision_file: str) -> str:
@@ -30,24 +31,14 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
         table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
         table.add_column("gate")
         table.add_column("decision")
-        for column in ("passed", "failed", "error", "inconclusive", "skipped", "not_configured"):
+        for column in _COUNT_COLUMNS:
             table.add_column(column.replace("not_configured", "unconfigured"), justify="right")
         for gate, verdict in decision.gate_verdicts().items():
             row = counts[gate]
             table.add_row(
                 gate,
                 Text(verdict.value, style=_STYLE[verdict]),
-                *(
-                    str(row.get(c, 0))
-                    for c in (
-                        "passed",
-                        "failed",
-                        "error",
-                        "inconclusive",
-                        "skipped",
-                        "not_configured",
-                    )
-                ),
+                *(str(row.get(c, 0)) for c in _COUNT_COLUMNS),
             )
         console.print(table)
     for reason in decision.reasons[:_SHOWN_REASONS]:
