@@ -9,6 +9,7 @@ writes decision.json and fires the hooks, exactly once.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,8 @@ MARKERS = {
     "security": "gate: security parity between legacy and new",
 }
 DECISION_FILE = "decision.json"
+# `-m canary_gate` asks for a gate run even when it selects nothing; "not canary_gate" does not.
+_SELECTS_GATES = re.compile(r"(?<!not )\bcanary_gate\b")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -180,7 +183,7 @@ class GateSession:
         explicit_step = settings.step.source in ("--cutover-step", "CUTOVER_STEP")
         return (
             bool(self.records)
-            or GATE_MARKER in (self.config.option.markexpr or "")
+            or _SELECTS_GATES.search(self.config.option.markexpr or "") is not None
             or explicit_step
         )
 
@@ -193,12 +196,10 @@ class GateSession:
         redactor = cutover_config.redactor if cutover_config else Redactor()
         for record in self.records.values():
             record.reasons = [redactor.text(r) for r in record.reasons]
-        interrupted = exitstatus in (
+        # After -x a failure still makes NO-GO; anything else that stopped early is not GO.
+        interrupted = bool(session.shouldstop) or exitstatus in (
             pytest.ExitCode.INTERRUPTED,
             pytest.ExitCode.INTERNAL_ERROR,
-        ) or (
-            bool(session.shouldstop)
-            and not any(r.status is TestStatus.FAILED for r in self.records.values())
         )
         self.decision = decide(
             self.records.values(),
@@ -218,22 +219,18 @@ class GateSession:
             Verdict.INCONCLUSIVE: hook.pytest_cutover_inconclusive,
         }[self.decision.verdict]
         verdict_hook(decision=self.decision, config=self.config)
-        if (
-            self.decision.verdict is not Verdict.GO
-            or exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
-        ):
+        if self.decision.verdict is not Verdict.GO:
             session.exitstatus = self.decision.exit_status
 
     @property
     def decision_path(self) -> Path:
         return self.config.stash[keys.SETTINGS].reports_dir.value / DECISION_FILE
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.decision is None:
             return
-        writer = terminalreporter._tw if hasattr(terminalreporter, "_tw") else None
-        colour = bool(writer and writer.hasmarkup)
-        width = writer.fullwidth if writer else 100
+        writer = self.config.get_terminal_writer()
+        colour, width = writer.hasmarkup, writer.fullwidth
         terminalreporter.section("cutover decision", bold=True)
         text = render_summary(
             self.decision, colour=colour, width=width, decision_file=str(self.decision_path)

@@ -175,9 +175,19 @@ def test_an_interrupted_run_is_never_go(gate_project: pytest.Pytester) -> None:
     assert decision["interrupted"] is True
 
 
-def test_a_run_without_gates_writes_no_decision(gate_project: pytest.Pytester) -> None:
-    gate_project.makepyfile(test_other="def test_unrelated(): pass")
-    result = gate_project.runpytest()
+@pytest.mark.parametrize("args", [(), ("-m", "not canary_gate")])
+def test_a_run_without_gates_writes_no_decision(
+    gate_project: pytest.Pytester, args: tuple[str, ...]
+) -> None:
+    gate_project.makepyfile(
+        test_other="""
+        import pytest
+        def test_unrelated(): pass
+        @pytest.mark.canary_gate
+        def test_gate(): pass
+    """
+    )
+    result = gate_project.runpytest(*args) if args else gate_project.runpytest("-k", "unrelated")
     assert result.ret == 0
     assert not (gate_project.path / "reports" / "decision.json").exists()
     assert hook_calls(gate_project) == []
