@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -34,28 +33,16 @@ from pytest_cutover.redact import (
     redact_url,
     url_password,
 )
-from pytest_cutover.units import parse_duration
+from pytest_cutover.section import Duration, PendingSection, Section
 
 CONFIG_FILENAME = "cutover.toml"
 SystemName = Literal["legacy", "new"]
 SYSTEM_NAMES: tuple[SystemName, SystemName] = ("legacy", "new")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-
 
 class ConfigError(Exception):
     """A user mistake in cutover.toml: shown as a usage error, never as a traceback."""
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PendingSection(BaseModel):
-    """A section whose gate has not landed yet: accepted as written, validated when it lands."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class HealthPaths(Section):
