@@ -1,7 +1,7 @@
 """The `cutover` command: the same library code as the plugin, for people and scripts.
 
-Subcommands that act on traffic (status, shift, rollback, run) come with the actions; for now it
-checks a config the way the plugin would and shows it with secrets masked.
+`check` validates a config the way the plugin would and shows it with secrets masked;
+`ab-record` records legacy's answers to the A/B corpus, for gating when legacy cannot be asked.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 from rich.console import Console
 
 from pytest_cutover import __version__
-from pytest_cutover.config import CONFIG_FILENAME, ConfigError, load_config
+from pytest_cutover.config import CONFIG_FILENAME, ConfigError, CutoverConfig, load_config
+from pytest_cutover.gates.ab.run import AbSetupError, make_plan, record_baseline
+from pytest_cutover.launcher import StartError, SystemPool
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,15 +26,47 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="validate cutover.toml and show it, secrets masked")
     check.add_argument("--config", type=Path, default=Path(CONFIG_FILENAME), metavar="PATH")
     check.add_argument("--json", action="store_true", help="print the systems as JSON")
+    record = commands.add_parser(
+        "ab-record", help="record legacy's answers to the A/B corpus (ab.baseline)"
+    )
+    record.add_argument("--config", type=Path, default=Path(CONFIG_FILENAME), metavar="PATH")
+    record.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="default: ab.baseline"
+    )
     args = parser.parse_args(argv)
-    console = Console(stderr=False, highlight=False)
+    errors = Console(stderr=True, highlight=False)
     try:
         config = load_config(args.config)
-    except ConfigError as err:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {err}", markup=True)
+        if args.command == "ab-record":
+            return _record(config, args.out, errors)
+    except (ConfigError, AbSetupError, StartError) as err:
+        errors.print(f"[red]error:[/red] {err}", markup=True)
         return 2
+    return _check(config, args.json)
+
+
+def _record(config: CutoverConfig, out: Path | None, errors: Console) -> int:
+    target = out or (config.base_dir / config.ab.baseline if config.ab.baseline else None)
+    if target is None:
+        errors.print("[red]error:[/red] give --out DIR or set ab.baseline in cutover.toml")
+        return 2
+    plan = make_plan(config)
+    pool = SystemPool(config, target / "systems")
+    try:
+        count = record_baseline(config, pool.get("legacy"), plan, target)
+    finally:
+        pool.stop_all()
+    Console(highlight=False).print(
+        f"recorded legacy's answers to {count} requests in {target} "
+        f"({len(plan.not_replayed)} not replayed: unsafe methods)"
+    )
+    return 0
+
+
+def _check(config: CutoverConfig, as_json: bool) -> int:
+    console = Console(stderr=False, highlight=False)
     systems = config.describe_systems()
-    if args.json:
+    if as_json:
         print(json.dumps({"config": str(config.path), "systems": systems}, indent=2))
         return 0
     console.print(f"{config.path}: valid")
@@ -42,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if described["database"]:
             console.print(f"    database: {described['database']}")
     console.print(f"  smoke: {len(config.smoke.endpoints)} declared endpoint checks")
+    console.print(f"  ab: corpus {config.ab.corpus or 'not set'}")
     return 0
 
 

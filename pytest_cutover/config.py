@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.redact import (
     Redactor,
     is_sensitive_name,
@@ -137,7 +138,7 @@ class SmokeConfig(Section):
 class CutoverConfig(Section):
     systems: Systems
     smoke: SmokeConfig = SmokeConfig()
-    ab: PendingSection = PendingSection()
+    ab: AbConfig = AbConfig()
     integrity: PendingSection = PendingSection()
     load: PendingSection = PendingSection()
     metrics: PendingSection = PendingSection()
@@ -249,8 +250,10 @@ def _config_secrets(config: CutoverConfig) -> set[str]:
             if password:
                 found.add(password)
         found.update(v for k, v in system.headers.items() if is_sensitive_name(k))
-    for endpoint in config.smoke.endpoints:
-        found.update(v for k, v in endpoint.headers.items() if is_sensitive_name(k))
+    headers = [e.headers for e in config.smoke.endpoints]
+    headers += [config.ab.legacy.headers, config.ab.new.headers]
+    for mapping in headers:
+        found.update(v for k, v in mapping.items() if is_sensitive_name(k))
     return found
 
 

@@ -11,3 +11,4 @@ from pytest_cutover.settings import Settings
 SETTINGS = pytest.StashKey[Settings]()
 CONFIG = pytest.StashKey[CutoverConfig | None]()
 ITEM_RESULTS = pytest.StashKey[list[GateResult]]()
+RUN_ID = pytest.StashKey[str]()

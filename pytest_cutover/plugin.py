@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import uuid
 from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,8 +118,26 @@ def pytest_configure(config: pytest.Config) -> None:
         except ConfigError as err:
             raise pytest.UsageError(str(err)) from None
     config.stash[keys.CONFIG] = cutover_config
+    config.stash[keys.RUN_ID] = _run_id(config)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateSession(config), "cutover-gate-session")
+
+
+def _run_id(config: pytest.Config) -> str:
+    """One id shared by the controller and every xdist worker of this run: xdist hands its
+    --testrunuid to the workers, so the controller fills it in first when it is unset."""
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        return str(worker_input["testrunuid"])
+    if getattr(config.option, "testrunuid", "absent") is None:
+        config.option.testrunuid = uuid.uuid4().hex
+    return str(getattr(config.option, "testrunuid", None) or uuid.uuid4().hex)
+
+
+def run_dir(config: pytest.Config) -> Path:
+    """Where the steps computed once per run (see pytest_cutover.shared) keep their results."""
+    reports = config.stash[keys.SETTINGS].reports_dir.value
+    return reports / ".runs" / config.stash[keys.RUN_ID]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -189,6 +209,7 @@ class GateSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        shutil.rmtree(run_dir(self.config), ignore_errors=True)
         if not self._is_gate_run():
             return
         settings = self.config.stash[keys.SETTINGS]

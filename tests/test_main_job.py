@@ -49,4 +49,5 @@ def test_main_job_is_no_go_when_the_new_system_is_broken(
     reasons = " ".join(decision["reasons"])  # type: ignore[arg-type]
     assert "/health answered 503 (expected 200)" in reasons
     assert "JSON key 'created_at' is missing" in reasons
+    assert "body.created_at: real in " in reasons  # the A/B gate names the field too
     assert "test_health[legacy-health]" not in reasons

@@ -1,0 +1,179 @@
+"""Compare two answers field by field: status, chosen headers, and the body by its kind.
+
+The output is a list of differing field paths with both values, so that counting (real versus
+noise), accepting and reporting all work on the same small records.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from pytest_cutover.gates.ab.answer import Answer, Body
+from pytest_cutover.gates.ab.config import ComparisonRules
+from pytest_cutover.gates.ab.fields import FieldMatcher, collapse, render
+from pytest_cutover.gates.ab.normalise import JsonRules
+
+# With compare_headers = ["*"], these still vary per answer by nature and are left out.
+VOLATILE_HEADERS = frozenset(
+    {
+        "date",
+        "server",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "via",
+        "age",
+        "x-request-id",
+        "x-trace-id",
+        "traceparent",
+    }
+)
+_TEXT_DIFF_LINES = 40
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """One differing field: its concrete path, its collapsed name for counting, both values
+    (None with `absent` naming the side that lacks the field), and a text diff for text bodies."""
+
+    path: str
+    legacy: Any
+    new: Any
+    absent: str | None = None
+    detail: str | None = None
+
+    @property
+    def field(self) -> str:
+        return collapse(self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"path": self.path, "legacy": self.legacy, "new": self.new}
+        if self.absent:
+            shown["absent_in"] = self.absent
+        if self.detail:
+            shown["diff"] = self.detail
+        return shown
+
+
+@dataclass(frozen=True)
+class Comparison:
+    diffs: tuple[FieldDiff, ...]
+    critical: str | None = None
+
+
+class Comparer:
+    """The rules of one endpoint, compiled once and applied to each of its answer pairs."""
+
+    def __init__(self, rules: ComparisonRules) -> None:
+        self.json_rules = JsonRules.compile(rules)
+        self.ignore = FieldMatcher.compile(rules.ignore)
+        self.all_headers = "*" in rules.compare_headers
+        self.headers = tuple(h for h in rules.compare_headers if h != "*")
+        self.ignore_headers = frozenset(rules.ignore_headers)
+
+    def compare(self, legacy: Answer, new: Answer) -> Comparison:
+        """`legacy` must have answered; a missing new answer is itself the finding."""
+        diffs: list[FieldDiff] = []
+        if legacy.status != new.status:
+            diffs.append(FieldDiff("status", legacy.status, new.status))
+        if new.status is None:
+            problem = f"new gave no answer ({new.error}); legacy answered {legacy.status}"
+            return Comparison(tuple(self._kept(diffs)), problem)
+        critical = None
+        if new.status >= 500 and legacy.status is not None and legacy.status < 500:
+            critical = f"new answered {new.status} where legacy answered {legacy.status}"
+        diffs.extend(self._headers(legacy, new))
+        # An error body against a success body says nothing the status does not already say.
+        if legacy.status == new.status and legacy.content != new.content:
+            diffs.extend(self._body(legacy.body, new.body))
+        return Comparison(tuple(self._kept(diffs)), critical)
+
+    def _kept(self, diffs: list[FieldDiff]) -> list[FieldDiff]:
+        return [d for d in diffs if not self.ignore.matches(d.path)] if self.ignore else diffs
+
+    def _headers(self, legacy: Answer, new: Answer) -> list[FieldDiff]:
+        names = list(self.headers)
+        if self.all_headers:
+            seen = {k.lower() for k, _ in (*legacy.headers, *new.headers)}
+            names.extend(sorted(seen - VOLATILE_HEADERS - set(names)))
+        diffs = []
+        for name in names:
+            if name in self.ignore_headers:
+                continue
+            old, now = _header_value(legacy, name), _header_value(new, name)
+            if old != now:
+                absent = "legacy" if old is None else "new" if now is None else None
+                diffs.append(FieldDiff(f"headers.{name}", old, now, absent))
+        return diffs
+
+    def _body(self, legacy: Body, new: Body) -> list[FieldDiff]:
+        if legacy.kind != new.kind:
+            return [FieldDiff("body", f"({legacy.kind} body)", f"({new.kind} body)")]
+        if legacy.kind == "json":
+            return self._json(legacy.value, new.value)
+        if legacy.value == new.value:
+            return []
+        if legacy.kind == "text":
+            return [
+                FieldDiff(
+                    "body",
+                    _excerpt(legacy.value),
+                    _excerpt(new.value),
+                    detail=_text_diff(legacy.value, new.value),
+                )
+            ]
+        return [FieldDiff("body", legacy.value, new.value)]
+
+    def _json(self, legacy: Any, new: Any) -> list[FieldDiff]:
+        rules = self.json_rules
+        if rules.rewrites:
+            legacy, new = rules.canonical(legacy), rules.canonical(new)
+        # Strict equality first: json text tells 1 from 1.0 and true from 1, Python's == does not.
+        if json.dumps(legacy, sort_keys=True) == json.dumps(new, sort_keys=True):
+            return []
+        found = DeepDiff(
+            legacy,
+            new,
+            threshold_to_diff_deeper=0,  # else a dict with mostly new keys is one opaque change
+            math_epsilon=rules.tolerance or None,
+            view="tree",
+        )
+        diffs = []
+        for report_type, levels in found.items():
+            for level in levels:
+                path = render(level.path(output_format="list"))
+                if report_type.endswith("_added"):
+                    diffs.append(FieldDiff(path, None, level.t2, absent="legacy"))
+                elif report_type.endswith("_removed"):
+                    diffs.append(FieldDiff(path, level.t1, None, absent="new"))
+                else:
+                    diffs.append(FieldDiff(path, level.t1, level.t2))
+        return sorted(diffs, key=lambda d: d.path)
+
+
+def _header_value(answer: Answer, name: str) -> str | None:
+    value = answer.header(name)
+    if value is not None and name == "content-type":
+        return value.split(";")[0].strip().lower()
+    return value
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def _text_diff(legacy: str, new: str) -> str:
+    lines = list(
+        difflib.unified_diff(
+            legacy.splitlines(), new.splitlines(), "legacy", "new", lineterm="", n=1
+        )
+    )
+    if len(lines) > _TEXT_DIFF_LINES:
+        lines = [*lines[:_TEXT_DIFF_LINES], f"... {len(lines) - _TEXT_DIFF_LINES} more lines"]
+    return "\n".join(lines)

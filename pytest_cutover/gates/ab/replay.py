@@ -1,0 +1,152 @@
+"""Send each captured request to every source at once, politely.
+
+Production is on the other end: each system gets at most `concurrency` requests in flight and
+at most `rate` requests per second, however many sources or workers share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from pytest_cutover.gates.ab.answer import Answer
+from pytest_cutover.gates.ab.config import SideRequest
+from pytest_cutover.gates.ab.corpus import CapturedRequest
+
+
+class Source(Protocol):
+    name: str
+
+    async def answer(self, request: CapturedRequest) -> Answer: ...
+
+
+class RateLimiter:
+    """Evenly spaced start times: a burst of queued requests cannot exceed the rate."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next_slot = 0.0
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self.next_slot)
+        self.next_slot = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one source sends requests and how it adapts them (prefix, rewrites, headers)."""
+
+    name: str
+    base_url: str
+    side: SideRequest
+    headers: Mapping[str, str]
+
+    def prepare(self, request: CapturedRequest) -> tuple[str, tuple[tuple[str, str], ...]]:
+        path = request.path
+        for rule in self.side.rewrite:
+            path = re.sub(rule.pattern, rule.replacement, path, count=1)
+        path = self.side.path_prefix.rstrip("/") + path
+        url = self.base_url + (f"{path}?{request.query}" if request.query else path)
+        dropped = {name.lower() for name in self.side.drop_headers}
+        overrides = {**self.headers, **self.side.headers}
+        replaced = {name.lower() for name in overrides}
+        kept = [(k, v) for k, v in request.headers if k.lower() not in dropped | replaced]
+        return url, (*kept, *overrides.items())
+
+
+class HttpSource:
+    def __init__(
+        self,
+        target: Target,
+        client: httpx.AsyncClient,
+        limiter: RateLimiter,
+        in_flight: asyncio.Semaphore,
+        timeout: httpx.Timeout,
+    ) -> None:
+        self.name = target.name
+        self.target = target
+        self.client = client
+        self.limiter = limiter
+        self.in_flight = in_flight
+        self.timeout = timeout
+
+    async def answer(self, request: CapturedRequest) -> Answer:
+        url, headers = self.target.prepare(request)
+        sent = Answer(request.method, url, headers, request.body, status=None)
+        async with self.in_flight:
+            await self.limiter.wait()
+            started = time.perf_counter()
+            try:
+                response = await self.client.request(
+                    request.method,
+                    url,
+                    headers=list(headers),
+                    content=request.body,
+                    timeout=self.timeout,
+                )
+            except httpx.TimeoutException:
+                return _failed(sent, f"timed out after {self.timeout.read:g} s", started)
+            except httpx.HTTPError as err:
+                return _failed(sent, f"{type(err).__name__}: {err}", started)
+        return Answer(
+            request.method,
+            url,
+            headers,
+            request.body,
+            status=response.status_code,
+            headers=tuple(response.headers.multi_items()),
+            content=response.content,
+            elapsed=time.perf_counter() - started,
+        )
+
+
+def _failed(sent: Answer, error: str, started: float) -> Answer:
+    return Answer(
+        sent.method,
+        sent.url,
+        sent.sent_headers,
+        sent.sent_body,
+        status=None,
+        elapsed=time.perf_counter() - started,
+        error=error,
+    )
+
+
+@dataclass(frozen=True)
+class ReplayTiming:
+    wall: float
+    handling: float
+
+
+async def replay(
+    requests: Sequence[CapturedRequest],
+    sources: Sequence[Source],
+    workers: int,
+    handle: Callable[[int, tuple[Answer, ...]], None],
+) -> ReplayTiming:
+    """Each request goes to all sources concurrently (close in time, so data changes between
+    the answers are rare); `handle` runs as each exchange completes, overlapping the network."""
+    pending = iter(range(len(requests)))
+    handling = 0.0
+    started = time.perf_counter()
+
+    async def work() -> None:
+        nonlocal handling
+        for index in pending:
+            request = requests[index]
+            answers = await asyncio.gather(*(source.answer(request) for source in sources))
+            began = time.perf_counter()
+            handle(index, tuple(answers))
+            handling += time.perf_counter() - began
+
+    await asyncio.gather(*(work() for _ in range(max(1, min(workers, len(requests))))))
+    return ReplayTiming(time.perf_counter() - started, handling)

@@ -1,0 +1,243 @@
+"""The A/B gate from corpus to verdicts: plan what to replay, replay it, judge the answers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pytest_cutover.config import SAFE_METHODS, CutoverConfig
+from pytest_cutover.gates.ab.answer import Answer
+from pytest_cutover.gates.ab.baseline import (
+    BaselineError,
+    RecordedSource,
+    load_recording,
+    write_recording,
+)
+from pytest_cutover.gates.ab.config import AbConfig, EndpointRule
+from pytest_cutover.gates.ab.corpus import CapturedRequest, CorpusError, load_corpus, sample
+from pytest_cutover.gates.ab.grouping import Grouper, OpenApiError
+from pytest_cutover.gates.ab.judge import Judge
+from pytest_cutover.gates.ab.replay import HttpSource, RateLimiter, Source, Target, replay
+from pytest_cutover.gates.result import GateResult
+from pytest_cutover.redact import is_sensitive_name, redact_url
+from pytest_cutover.systems import System
+
+_LISTED = 200
+
+
+class AbSetupError(Exception):
+    """The gate cannot start: no corpus, an unreadable corpus, OpenAPI file or baseline."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    request: CapturedRequest
+    group: str
+    rule: EndpointRule | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    replay: tuple[Planned, ...]
+    not_replayed: tuple[dict[str, str], ...]
+    unreadable: tuple[str, ...]
+    loaded: int
+    sampled: int
+
+    @property
+    def groups(self) -> list[str]:
+        return sorted({p.group for p in self.replay})
+
+
+def make_plan(config: CutoverConfig) -> Plan:
+    """Read, sample and group the corpus; unsafe methods are set aside, by name, with the rule
+    that would have allowed them."""
+    ab = config.ab
+    if ab.corpus is None:
+        raise AbSetupError("ab.corpus is not set")
+    try:
+        corpus = load_corpus(config.base_dir / ab.corpus, ab.format)
+        grouper = Grouper.build(ab.endpoints, config.base_dir / ab.openapi if ab.openapi else None)
+    except (CorpusError, OpenApiError) as err:
+        raise AbSetupError(str(err)) from None
+    for request in corpus.requests:
+        config.redactor.add(v for k, v in request.headers if is_sensitive_name(k))
+    chosen = sample(corpus.requests, ab.sample, ab.max_requests, ab.seed, ab.keep_together)
+    planned: list[Planned] = []
+    held: list[dict[str, str]] = []
+    for request in chosen:
+        group, rule = grouper.classify(request.method, request.path)
+        if (
+            request.method in SAFE_METHODS
+            or request.safe_to_replay
+            or (rule and rule.safe_to_replay)
+        ):
+            planned.append(Planned(request, group, rule))
+        else:
+            held.append(
+                {
+                    "request": config.redactor.text(f"{request.method} {request.target}"),
+                    "endpoint": group,
+                    "origin": request.origin,
+                    "why": f"{request.method} is not a safe method; mark the request "
+                    '"replay": true or its endpoint safe_to_replay = true if replaying it '
+                    "cannot change data",
+                }
+            )
+    return Plan(tuple(planned), tuple(held), corpus.unreadable, len(corpus), len(chosen))
+
+
+def run_ab(
+    config: CutoverConfig,
+    legacy: System | None,
+    new: System,
+    plan: Plan,
+    today: dt.date | None = None,
+) -> list[GateResult]:
+    """Replay the plan and judge it: one result per endpoint group, then the overall one."""
+    ab = config.ab
+    recording = None
+    if ab.legacy_from_baseline:
+        assert ab.baseline is not None
+        try:
+            recording = load_recording(config.base_dir / ab.baseline)
+        except BaselineError as err:
+            raise AbSetupError(str(err)) from None
+    sampled_noise = ab.noise and (recording is None or recording.has_noise_sample)
+    judge = Judge(ab, config.redactor, today or dt.date.today(), sampled_noise)
+    items = plan.replay
+
+    def handle(index: int, answers: tuple[Answer, ...]) -> None:
+        planned = items[index]
+        judge.add(planned.group, planned.rule, planned.request, answers)
+
+    async def go() -> Any:
+        async with _Sources(config, legacy, new, recording, sampled_noise) as sources:
+            return await replay([p.request for p in items], sources, ab.concurrency, handle)
+
+    timing = asyncio.run(go())
+    extra = {
+        "corpus": {
+            "file": ab.corpus,
+            "loaded": plan.loaded,
+            "sampled": plan.sampled,
+            "replayed": len(items),
+            "not_replayed": len(plan.not_replayed),
+            "unreadable_lines": len(plan.unreadable),
+        },
+        "not_replayed": list(plan.not_replayed[:_LISTED]),
+        "unreadable_lines": list(plan.unreadable[:_LISTED]),
+        "noise": _noise_description(ab, sampled_noise, recording is not None),
+        "legacy": "baseline recording " + str(ab.baseline)
+        if recording
+        else (legacy.display_url if legacy else None),
+        "new": new.display_url,
+        "timing": {
+            "wall_seconds": round(timing.wall, 3),
+            "comparing_seconds": round(timing.handling, 3),
+            "comparing_share": round(timing.handling / timing.wall, 4) if timing.wall else None,
+            "pairs_per_second": round(len(items) / timing.wall, 1) if timing.wall else None,
+        },
+    }
+    return judge.results(extra)
+
+
+def _noise_description(ab: AbConfig, sampled: bool, from_baseline: bool) -> str:
+    if not ab.noise:
+        return "off: every difference counts as real"
+    if not sampled:
+        return "requested, but the baseline recording has one answer per request: off"
+    if from_baseline:
+        return "second recorded legacy answer"
+    return (
+        f"second legacy instance {redact_url(ab.noise_base_url)}"
+        if ab.noise_base_url
+        else "legacy asked twice"
+    )
+
+
+class _Sources:
+    """The sources of one replay and the HTTP clients behind them, one client per system so
+    the caps hold per system however many sources share it."""
+
+    def __init__(
+        self,
+        config: CutoverConfig,
+        legacy: System | None,
+        new: System,
+        recording: Any,
+        sampled_noise: bool,
+    ) -> None:
+        self.config = config
+        self.legacy = legacy
+        self.new = new
+        self.recording = recording
+        self.sampled_noise = sampled_noise
+        self.clients: list[httpx.AsyncClient] = []
+
+    async def __aenter__(self) -> Sequence[Source]:
+        ab = self.config.ab
+        if self.recording is not None:
+            legacy_source: Source = RecordedSource("legacy", self.recording, 0)
+            noise: Source | None = RecordedSource("legacy (second answer)", self.recording, 1)
+        else:
+            assert self.legacy is not None
+            legacy_target = Target(
+                "legacy", self.legacy.base_url, ab.legacy, self.legacy.config.headers
+            )
+            legacy_source = self._http(legacy_target, self.legacy)
+            noise = legacy_source
+            if ab.noise_base_url:
+                second = Target(
+                    "legacy (second instance)",
+                    ab.noise_base_url,
+                    ab.legacy,
+                    self.legacy.config.headers,
+                )
+                noise = self._http(second, self.legacy)
+        new_target = Target("new", self.new.base_url, ab.new, self.new.config.headers)
+        sources = [legacy_source, self._http(new_target, self.new)]
+        if self.sampled_noise and noise is not None:
+            sources.append(noise)
+        return sources
+
+    def _http(self, target: Target, system: System) -> HttpSource:
+        ab = self.config.ab
+        client = httpx.AsyncClient(
+            verify=system.config.verify_tls,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=ab.concurrency),
+        )
+        self.clients.append(client)
+        timeout = httpx.Timeout(ab.timeout, connect=min(ab.timeout, system.config.connect_timeout))
+        return HttpSource(
+            target, client, RateLimiter(ab.rate), asyncio.Semaphore(ab.concurrency), timeout
+        )
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+def record_baseline(config: CutoverConfig, legacy: System, plan: Plan, directory: Path) -> int:
+    """Ask legacy every planned request (twice with noise on) and keep the answers."""
+    ab = config.ab
+    answers: list[tuple[CapturedRequest, tuple[Answer, ...]]] = []
+
+    def keep(index: int, found: tuple[Answer, ...]) -> None:
+        answers.append((plan.replay[index].request, found))
+
+    async def go() -> None:
+        async with _Sources(config, legacy, legacy, None, False) as sources:
+            chosen = [sources[0], sources[0]] if ab.noise else [sources[0]]
+            await replay([p.request for p in plan.replay], chosen, ab.concurrency, keep)
+
+    asyncio.run(go())
+    write_recording(directory, answers, {"legacy": legacy.display_url, "noise": ab.noise})
+    return len(answers)

@@ -1,0 +1,99 @@
+"""The A/B suite as users run it: through pytest, with pytest-xdist, against counting servers
+(real HTTP on loopback), to show production sees the corpus once per gate run."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from .conftest import REPO
+
+
+class CountingServer:
+    """Answers every GET with the path as JSON, and counts what it was asked."""
+
+    def __init__(self) -> None:
+        counts = self.counts = {"requests": 0}
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with lock:
+                    counts["requests"] += 1
+                body = json.dumps({"path": self.path}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[CountingServer, CountingServer]]:
+    pair = (CountingServer(), CountingServer())
+    yield pair
+    for server in pair:
+        server.server.shutdown()
+        server.server.server_close()
+
+
+def project(pytester: pytest.Pytester, legacy: str, new: str, corpus: str) -> None:
+    pytester.makefile(
+        ".toml",
+        cutover=f"""
+[systems.legacy]
+base_url = "{legacy}"
+[systems.new]
+base_url = "{new}"
+[ab]
+corpus = "corpus.jsonl"
+rate = 1000
+noise = true
+""",
+    )
+    pytester.makefile(".jsonl", corpus=corpus)
+    pytester.makepyfile(test_ab=(REPO / "suites" / "test_ab.py").read_text())
+
+
+CORPUS = "\n".join(json.dumps({"path": f"/{kind}/{i}"}) for kind in "abcd" for i in range(5))
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_replay_happens_once_per_run_and_each_endpoint_is_a_test(
+    pytester: pytest.Pytester, servers: tuple[CountingServer, CountingServer], workers: list[str]
+) -> None:
+    legacy, new = servers
+    project(pytester, legacy.url, new.url, CORPUS)
+    result = pytester.runpytest_subprocess("-m", "canary_gate", "-p", "xdist", *workers, "-v")
+    result.assert_outcomes(passed=5)
+    output = result.stdout.str()
+    assert all(f"test_ab_endpoint[GET /{group}/{{id}}]" in output for group in "abcd")
+    assert (legacy.counts["requests"], new.counts["requests"]) == (40, 20)
+    result.stdout.fnmatch_lines(["CUTOVER DECISION: GO*"])
+
+
+def test_an_unreadable_corpus_is_inconclusive_with_the_reason(
+    pytester: pytest.Pytester, servers: tuple[CountingServer, CountingServer]
+) -> None:
+    legacy, new = servers
+    project(pytester, legacy.url, new.url, '{"path": "/a"}\n{"url": "/b"}')
+    result = pytester.runpytest_subprocess("-m", "canary_gate")
+    assert result.ret == 10
+    result.stdout.fnmatch_lines(
+        [
+            '*ab: all endpoints: cannot run: corpus.jsonl:2: expected an object with a "path"*',
+            "CUTOVER DECISION: INCONCLUSIVE*",
+        ]
+    )
+    assert legacy.counts["requests"] == new.counts["requests"] == 0
