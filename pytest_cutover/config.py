@@ -8,6 +8,7 @@ gate's section is one field on `CutoverConfig`.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import shlex
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import jsonschema
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -202,7 +204,29 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Cutover
         raise ConfigError(f"{path}: invalid configuration:\n  " + "\n  ".join(lines)) from None
     config._path = path.resolve()
     config._redactor = Redactor(secrets | _config_secrets(config))
+    _check_schemas(config)
     return config
+
+
+def _check_schemas(config: CutoverConfig) -> None:
+    """A schema file is part of the config: a missing or broken one is a config mistake, found
+    now rather than as a traceback while tests are collected."""
+    for index, endpoint in enumerate(config.smoke.endpoints):
+        schema = endpoint.json_schema
+        key = f"{config.path}: smoke.endpoints[{index}].json_schema = {schema!r}"
+        if isinstance(schema, str):
+            try:
+                schema = json.loads((config.base_dir / schema).read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise ConfigError(f"{key}: no such file (relative to {config.base_dir})") from None
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+                raise ConfigError(f"{key}: not a readable JSON file: {err}") from None
+        if schema is None:
+            continue
+        try:
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except jsonschema.SchemaError as err:
+            raise ConfigError(f"{key}: not a valid JSON Schema: {err.message}") from None
 
 
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")

@@ -127,3 +127,38 @@ def test_a_port_placeholder_needs_a_start_command(tmp_path: Path) -> None:
     path.write_text(MINIMAL_CONFIG.replace("127.0.0.1:9", "127.0.0.1:{port}"))
     with pytest.raises(ConfigError, match="only filled in for a system with"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ('"schemas/missing.json"', "*json_schema = 'schemas/missing.json': no such file*"),
+        ('"broken.json"', "*json_schema = 'broken.json': not a readable JSON file*"),
+        ('{ type = "objekt" }', "*json_schema = {'type': 'objekt'}: not a valid JSON Schema*"),
+    ],
+)
+def test_a_smoke_schema_that_cannot_be_used_is_a_config_error(
+    pytester: pytest.Pytester, schema: str, message: str
+) -> None:
+    pytester.makefile(".json", broken="{not json")
+    config = MINIMAL_CONFIG + f'[[smoke.endpoints]]\npath = "/x"\njson_schema = {schema}\n'
+    result = run_with_config(pytester, config)
+    result.stderr.fnmatch_lines([message.replace("[", "[[]")])
+
+
+def test_ab_section_mistakes_name_the_key(pytester: pytest.Pytester) -> None:
+    result = run_with_config(
+        pytester,
+        MINIMAL_CONFIG
+        + '[ab]\ncorpus = "c.jsonl"\nthresholds = ["match_rate >= 99.5"]\nnormalise = ["times"]\n'
+        + '[[ab.endpoints]]\npattern = "users/{id}"\n[[ab.accept]]\nfield = "email"\n'
+        + 'reason = "known"\nexpires = 2026-12-31\n',
+    )
+    result.stderr.fnmatch_lines(
+        [
+            "*ab.normalise[[]0[]] = 'times': Input should be 'timestamps', *",
+            "*ab.endpoints[[]0[]].pattern = 'users/{id}': expected a path pattern such as*",
+            "*ab.accept[[]0[]].field = 'email': 'email': a field path starts with status, headers*",
+        ]
+    )
+    result.stderr.fnmatch_lines(["*'match_rate >= 99.5': match_rate is a share; write 99.5%*"])

@@ -44,12 +44,19 @@ def _fraction(value: object) -> object:
 Share = Annotated[float, BeforeValidator(_fraction), Field(ge=0.0, le=1.0)]
 
 
+_BARE_RATE = re.compile(r"match_rate\s*[<>=!]=?\s*(?P<number>[0-9.]+)\s*$")
+
+
 def _thresholds(values: list[str]) -> list[str]:
     for source in values:
         try:
             parse_threshold(source, MEASUREMENTS)
         except ThresholdError as err:
             raise ValueError(str(err)) from None
+        bare = _BARE_RATE.search(source)
+        if bare and float(bare["number"]) > 1:
+            # A share compared with 99.5 can never pass: the user meant 99.5%.
+            raise ValueError(f"{source!r}: match_rate is a share; write {bare['number']}%")
     return values
 
 
