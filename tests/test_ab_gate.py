@@ -329,3 +329,17 @@ def test_the_rate_cap_spaces_requests_out(
     started = time.perf_counter()
     gate(config, demo_system)
     assert time.perf_counter() - started >= 20 / 40
+
+
+def test_endpoint_thresholds_override_the_default_but_not_the_overall_ones(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    corpus = write_corpus(tmp_path, USERS[:4] + [{"path": "/api/orders/1"}] * 4)
+    relaxed = [{"pattern": "/api/users/{id}", "thresholds": ["mismatched <= 4"]}]
+    config = configured(demo_config, corpus=corpus, endpoints=relaxed)
+    results = gate(config, demo_system, "field_changed")
+    assert results["GET /api/users/{id}"].passed
+    assert results["GET /api/orders/{id}"].passed
+    overall = results[OVERALL]
+    assert overall.outcome is Outcome.FAIL
+    assert overall.reasons == ("match_rate = 50 %, limit >= 100 %: FAIL",)

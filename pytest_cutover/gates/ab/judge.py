@@ -91,13 +91,12 @@ class Judge:
 
     def tally(self, group: str, rule: EndpointRule | None) -> Tally:
         if group not in self.tallies:
-            comparer = (
-                self.global_comparer if rule is None else Comparer(_merged(self.config, rule))
-            )
-            thresholds = rule.thresholds if rule and rule.thresholds is not None else None
-            self.tallies[group] = Tally(
-                group, comparer, thresholds or self.config.endpoint_thresholds
-            )
+            comparer, thresholds = self.global_comparer, self.config.endpoint_thresholds
+            if rule is not None:
+                comparer = Comparer(_merged(self.config, rule))
+                # An explicit `thresholds = []` means none for this endpoint, not the default.
+                thresholds = thresholds if rule.thresholds is None else rule.thresholds
+            self.tallies[group] = Tally(group, comparer, thresholds)
         return self.tallies[group]
 
     def add(
@@ -126,7 +125,7 @@ class Judge:
         tally.exchanges.append((fields, noise_fields, found.critical is not None))
         if found.critical:
             tally.critical_count += 1
-            if len(tally.critical) < self.config.examples or not tally.critical:
+            if len(tally.critical) < max(1, self.config.examples):
                 tally.critical.append(
                     {"problem": found.critical, **self._example(request, legacy, new, found.diffs)}
                 )
