@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from pytest_cutover.gates.ab.config import AbConfig
+from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.redact import (
     Redactor,
     is_sensitive_name,
@@ -142,7 +143,7 @@ class CutoverConfig(Section):
     smoke: SmokeConfig = SmokeConfig()
     ab: AbConfig = AbConfig()
     integrity: PendingSection = PendingSection()
-    load: PendingSection = PendingSection()
+    load: LoadConfig | None = None
     metrics: PendingSection = PendingSection()
     traffic: PendingSection = PendingSection()
     actions: PendingSection = PendingSection()

@@ -1,0 +1,87 @@
+"""The `[load]` section: what load to generate, for how long, and the budget it must stay in.
+
+The budget is data in the shared threshold language, over the new system's measurements and,
+for relative budgets, legacy's (`p95 <= 1.2 * legacy.p95`), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from pytest_cutover.section import Duration, Section
+from pytest_cutover.thresholds import ThresholdError, parse_threshold
+
+STATISTICS = ("rps", "error_rate", "p50", "p90", "p95", "p99", "max", "avg", "requests", "failures")
+MEASUREMENTS = (*STATISTICS, "target_rps", *(f"legacy.{name}" for name in STATISTICS))
+_LEGACY = re.compile(r"\blegacy\.")
+
+Thresholds = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+
+
+def _valid(values: list[str]) -> list[str]:
+    for source in values:
+        try:
+            parse_threshold(source, MEASUREMENTS)
+        except ThresholdError as err:
+            raise ValueError(str(err)) from None
+    return values
+
+
+def _split(value: object) -> object:
+    return shlex.split(value) if isinstance(value, str) else value
+
+
+def needs_legacy(thresholds: list[str]) -> bool:
+    return any(_LEGACY.search(source) for source in thresholds)
+
+
+class LoadConfig(Section):
+    locustfile: str | None = None
+    # How to start locust; by default the running interpreter's (`python -m locust`). Another
+    # virtualenv keeps locust's gevent and its pins out of the one pytest runs in.
+    locust_command: Annotated[list[str], BeforeValidator(_split)] = []
+    profile: Literal["auto", "corpus", "smoke"] = "auto"
+    users: int = Field(default=10, ge=1)
+    spawn_rate: float = Field(default=10.0, gt=0)
+    duration: Duration = 30.0
+    rate: float = Field(default=0.0, ge=0)
+    scale_with_step: bool = True
+    processes: int = Field(default=1, ge=1, le=64)
+    timeout: Duration = 10.0
+    abort_delay: Duration = 10.0
+    thresholds: Thresholds = Field(min_length=1)
+    abort_on_fail: Thresholds = []
+    endpoint_thresholds: dict[str, Thresholds] = {}
+
+    @field_validator("thresholds", "abort_on_fail")
+    @classmethod
+    def _thresholds(cls, values: list[str]) -> list[str]:
+        return _valid(values)
+
+    @field_validator("endpoint_thresholds")
+    @classmethod
+    def _endpoint_thresholds(cls, mapping: dict[str, list[str]]) -> dict[str, list[str]]:
+        for values in mapping.values():
+            _valid(values)
+        return mapping
+
+    @model_validator(mode="after")
+    def _rate_needs_generated_profile(self) -> LoadConfig:
+        if self.rate and self.locustfile:
+            raise ValueError(
+                "rate applies to the generated profile; with your own locustfile, pace users "
+                "in it (for example wait_time = constant_throughput(N))"
+            )
+        return self
+
+    @property
+    def all_thresholds(self) -> list[str]:
+        return [
+            *self.thresholds,
+            *self.abort_on_fail,
+            *(t for values in self.endpoint_thresholds.values() for t in values),
+        ]

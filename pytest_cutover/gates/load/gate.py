@@ -1,0 +1,286 @@
+"""The load gate: run the profile against new (and legacy, when a budget is relative to it),
+then judge the measurements against the budget, honestly.
+
+Honest means: no samples is INCONCLUSIVE, never a pass; a load generator that could not reach
+the target rate because it ran out of CPU says so and proves nothing; a locust crash or a run
+with no output is a failure, with locust's stderr as the evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_cutover.config import CutoverConfig
+from pytest_cutover.gates.load.chart import latency_chart
+from pytest_cutover.gates.load.config import STATISTICS, LoadConfig, needs_legacy
+from pytest_cutover.gates.load.profile import Profile, ProfileError, make_profile
+from pytest_cutover.gates.load.runner import LocustRun, LocustStartError, run_locust
+from pytest_cutover.gates.load.stats import EndpointStats, LiveSample, read_failures, read_stats
+from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.systems import System
+from pytest_cutover.thresholds import Verdict, parse_threshold
+from pytest_cutover.units import Kind, Quantity
+
+GATE = "load"
+OVERALL = "all endpoints"
+PROFILE_LOCUSTFILE = Path(__file__).with_name("profile_locustfile.py")
+_DURATIONS = frozenset({"p50", "p90", "p95", "p99", "max", "avg"})
+_RATIOS = frozenset({"error_rate"})
+_REACHED = 0.9  # below this share of the target rate, the target was not reached
+
+
+class LoadSetupError(Exception):
+    """The gate cannot start (no profile, no locust): INCONCLUSIVE, with this message."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The load actually applied, after scaling by the traffic step."""
+
+    users: int
+    rate: float
+    factor: float
+
+    @classmethod
+    def for_step(cls, load: LoadConfig, step: float | None) -> Shape:
+        factor = step / 100.0 if (load.scale_with_step and step) else 1.0
+        return cls(max(1, round(load.users * factor)), load.rate * factor, factor)
+
+
+def endpoints_to_judge(config: CutoverConfig) -> list[str]:
+    return sorted(config.load.endpoint_thresholds) if config.load else []
+
+
+def run_load(
+    config: CutoverConfig,
+    new: System,
+    legacy: System | None,
+    step: float | None,
+    reports: Path,
+) -> list[GateResult]:
+    """Results: the overall one first, then one per endpoint with its own thresholds."""
+    load = config.load
+    assert load is not None
+    shape = Shape.for_step(load, step)
+    with tempfile.TemporaryDirectory(prefix="cutover-load-") as private:
+        locustfile, env, profile = _locustfile(config, load, shape)
+        plan = _Plan(config, load, shape, locustfile, env, profile, reports, Path(private))
+        try:
+            runs = {"new": plan.run(new)}
+            if needs_legacy(load.all_thresholds) and legacy is not None and _usable(runs["new"]):
+                runs["legacy"] = plan.run(legacy)
+        except LocustStartError as err:
+            raise LoadSetupError(f"{err} (load.locust_command)") from None
+    return _judge(load, shape, profile, runs, legacy is not None)
+
+
+def _locustfile(
+    config: CutoverConfig, load: LoadConfig, shape: Shape
+) -> tuple[Path, dict[str, str], Profile | None]:
+    if load.locustfile:
+        path = config.base_dir / load.locustfile
+        if not path.is_file():
+            raise LoadSetupError(f"{path}: no such locustfile (load.locustfile)")
+        return path, {}, None
+    try:
+        profile = make_profile(config)
+    except ProfileError as err:
+        raise LoadSetupError(str(err)) from None
+    env = {
+        "CUTOVER_LOAD_USER_RATE": f"{shape.rate / shape.users:g}" if shape.rate else "0",
+        "CUTOVER_LOAD_TIMEOUT": f"{load.timeout:g}",
+    }
+    return PROFILE_LOCUSTFILE, env, profile
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything both runs share, so legacy gets exactly the profile and shape new got."""
+
+    config: CutoverConfig
+    load: LoadConfig
+    shape: Shape
+    locustfile: Path
+    env: Mapping[str, str]
+    profile: Profile | None
+    reports: Path
+    private: Path
+
+    def run(self, system: System) -> LocustRun:
+        folder = self.reports / "load" / system.name
+        shutil.rmtree(folder, ignore_errors=True)
+        env = dict(self.env)
+        if self.profile is not None:
+            path = self.private / f"{system.name}.profile.json"
+            self.profile.write_for(system, self.config, path)
+            env["CUTOVER_LOAD_PROFILE"] = str(path)
+        load = self.load
+        abort = [parse_threshold(t) for t in load.abort_on_fail] if system.name == "new" else []
+
+        def should_abort(sample: LiveSample) -> str | None:
+            quantities = _quantities(sample.measurements)
+            for threshold in abort:
+                found = threshold.evaluate(quantities)
+                if found.verdict is Verdict.FAIL:
+                    return found.explanation
+            return None
+
+        return run_locust(
+            load.locust_command,
+            self.locustfile, system.base_url, self.shape.users, load.spawn_rate, load.duration,
+            load.processes, folder, env, should_abort, load.abort_delay,
+        )  # fmt: skip
+
+
+def _usable(run: LocustRun) -> bool:
+    return run.aborted is None and run.stats_file.exists()
+
+
+def _quantities(measured: Mapping[str, float]) -> dict[str, Quantity]:
+    found = {}
+    for name, value in measured.items():
+        statistic = name.removeprefix("legacy.")
+        kind = Kind.NUMBER
+        if statistic in _DURATIONS:
+            kind = Kind.DURATION
+        elif statistic in _RATIOS:
+            kind = Kind.RATIO
+        found[name] = Quantity(value, kind)
+    return found
+
+
+def _judge(
+    load: LoadConfig,
+    shape: Shape,
+    profile: Profile | None,
+    runs: Mapping[str, LocustRun],
+    legacy_configured: bool,
+) -> list[GateResult]:
+    new_run = runs["new"]
+    broken = _broken(new_run)
+    stats = {n: read_stats(r.stats_file) for n, r in runs.items() if r.stats_file.exists()}
+    evidence: dict[str, Any] = {
+        "profile": profile.source if profile else f"locustfile {load.locustfile}",
+        "users": shape.users,
+        "target_rps": shape.rate or None,
+        "scaled_by_step": shape.factor,
+        "duration_seconds": load.duration,
+        "endpoints": _table(stats),
+        "runs": {name: _describe(run) for name, run in runs.items()},
+        "latency_chart_svg": latency_chart({n: r.history for n, r in runs.items()}),
+    }
+    if broken:
+        reasons = (broken,)
+        return [GateResult(GATE, OVERALL, Outcome.FAIL, reasons, {}, evidence)]
+    legacy_wanted = needs_legacy(load.all_thresholds)
+    notes = []
+    if legacy_wanted and "legacy" not in runs:
+        notes.append(
+            "legacy was not loaded ("
+            + ("the new run was stopped early" if legacy_configured else "no legacy system")
+            + "): thresholds on legacy.* have no data"
+        )
+    results = [_verdict(OVERALL, load.thresholds, stats, "", shape, new_run, evidence, notes)]
+    for endpoint in sorted(load.endpoint_thresholds):
+        results.append(
+            _verdict(endpoint, load.endpoint_thresholds[endpoint], stats, endpoint, shape,
+                     new_run, {"endpoint": endpoint}, notes)
+        )  # fmt: skip
+    return results
+
+
+def _broken(run: LocustRun) -> str | None:
+    if run.returncode not in (0, None) or not run.stats_file.exists():
+        status = f"exit status {run.returncode}" if run.returncode is not None else "killed"
+        if "No module named locust" in run.stderr_tail:
+            return f"locust is not installed for {run.command[0]} (set load.locust_command)"
+        return f"locust failed ({status}, no results written): {run.stderr_tail.strip()[-600:]}"
+    return None
+
+
+def _verdict(
+    name: str,
+    thresholds: Sequence[str],
+    stats: Mapping[str, Mapping[str, EndpointStats]],
+    endpoint: str,
+    shape: Shape,
+    new_run: LocustRun,
+    evidence: dict[str, Any],
+    notes: list[str],
+) -> GateResult:
+    measurements: dict[str, float] = {}
+    for system, prefix in (("new", ""), ("legacy", "legacy.")):
+        found = stats.get(system, {}).get(endpoint)
+        values = found.measurements() if found is not None else dict.fromkeys(STATISTICS, math.nan)
+        measurements.update({prefix + k: v for k, v in values.items()})
+    if shape.rate and not endpoint:
+        measurements["target_rps"] = shape.rate
+    quantities = _quantities(measurements)
+    failed: list[str] = []
+    unsure: list[str] = list(notes) if needs_legacy(list(thresholds)) else []
+    checked = []
+    for source in thresholds:
+        evaluation = parse_threshold(source).evaluate(quantities)
+        checked.append({"threshold": source, "verdict": evaluation.verdict.value,
+                        "explanation": evaluation.explanation})  # fmt: skip
+        if evaluation.verdict is Verdict.FAIL:
+            failed.append(evaluation.explanation)
+        elif evaluation.verdict is Verdict.NO_DATA:
+            unsure.append(evaluation.explanation)
+    if new_run.aborted and not endpoint:
+        failed.insert(0, new_run.aborted)
+    if shape.rate and not endpoint and not failed:
+        achieved = measurements.get("rps", math.nan)
+        if not achieved >= _REACHED * shape.rate and new_run.saturated:
+            unsure.append(
+                f"the load generator saturated (CPU bound) at {achieved:.1f} requests/s of the "
+                f"{shape.rate:g} targeted: the system was not tested at the target rate; add "
+                "processes or run locust across machines"
+            )
+    clean = {k: v for k, v in measurements.items() if not math.isnan(v)}
+    outcome = Outcome.FAIL if failed else Outcome.INCONCLUSIVE if unsure else Outcome.PASS
+    reasons = tuple(failed + unsure) if outcome is not Outcome.PASS else ()
+    return GateResult(GATE, name, outcome, reasons, clean, {**evidence, "thresholds": checked})
+
+
+def _table(stats: Mapping[str, Mapping[str, EndpointStats]]) -> list[dict[str, Any]]:
+    """One row per endpoint with new and legacy side by side (milliseconds, as people read them)."""
+    names = sorted({name for found in stats.values() for name in found})
+    rows = []
+    for name in names:
+        row: dict[str, Any] = {"endpoint": name or OVERALL}
+        for system, found in stats.items():
+            if name not in found:
+                continue
+            values = found[name].measurements()
+            row[system] = {
+                "requests": int(values["requests"]),
+                "failures": int(values["failures"]),
+                **{f"{k}_ms": _ms(values[k]) for k in ("p50", "p95", "p99")},
+                "rps": None if math.isnan(values["rps"]) else round(values["rps"], 1),
+            }
+        rows.append(row)
+    return rows
+
+
+def _ms(seconds: float) -> float | None:
+    return None if math.isnan(seconds) else round(seconds * 1000, 1)
+
+
+def _describe(run: LocustRun) -> dict[str, Any]:
+    return {
+        "command": " ".join(run.command),
+        "exit_status": run.returncode,
+        "wall_seconds": round(run.wall, 2),
+        "locust_cpu_share": round(run.cpu_seconds / run.wall, 3) if run.wall else None,
+        "aborted": run.aborted,
+        "html_report": str(run.html_report) if run.html_report.exists() else None,
+        "failures": read_failures(run.failures_file),
+        "stderr_tail": run.stderr_tail[-1500:],
+    }

@@ -1,0 +1,85 @@
+"""The generated load profile: what a team gets with no locustfile of its own.
+
+The A/B corpus is real traffic, so its safe requests in their captured proportions are the best
+profile; without one, the smoke endpoints are. Each request is adapted to the system under load
+(prefix, rewrites, headers) exactly as the A/B gate adapts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_cutover.config import CutoverConfig
+from pytest_cutover.gates.ab.corpus import CapturedRequest
+from pytest_cutover.gates.ab.replay import Target
+from pytest_cutover.gates.ab.run import AbSetupError, make_plan
+from pytest_cutover.systems import System
+
+
+class ProfileError(Exception):
+    """No profile can be made: no locustfile, no corpus and no smoke endpoints."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    source: str
+    requests: tuple[tuple[CapturedRequest, str], ...]
+
+    @property
+    def endpoints(self) -> list[str]:
+        return sorted({name for _, name in self.requests})
+
+    def write_for(self, system: System, config: CutoverConfig, path: Path) -> None:
+        """The profile as locust will replay it against `system`. It may hold credentials from
+        the corpus or the config, so it is written owner-only into a private folder."""
+        side = config.ab.legacy if system.name == "legacy" else config.ab.new
+        target = Target(system.name, system.base_url, side, system.config.headers)
+        entries: list[dict[str, Any]] = []
+        for request, name in self.requests:
+            url, headers = target.prepare(request)
+            entries.append(
+                {
+                    "method": request.method,
+                    "url": url,
+                    "headers": dict(headers),
+                    "body": request.body.decode("utf-8", "replace") if request.body else None,
+                    "name": name,
+                }
+            )
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            json.dump(entries, out)
+
+
+def make_profile(config: CutoverConfig) -> Profile:
+    wanted = config.load.profile if config.load else "auto"
+    if wanted in ("auto", "corpus") and config.ab.corpus is not None:
+        try:
+            plan = make_plan(config)
+        except AbSetupError as err:
+            raise ProfileError(
+                f"the A/B corpus cannot be used as the load profile: {err}"
+            ) from None
+        if plan.replay:
+            return Profile(
+                f"A/B corpus {config.ab.corpus} ({len(plan.replay)} safe requests)",
+                tuple((p.request, p.group) for p in plan.replay),
+            )
+    if wanted == "corpus":
+        raise ProfileError("load.profile = 'corpus' but ab.corpus has no replayable request")
+    endpoints = [e for e in config.smoke.endpoints if e.method == "GET"]
+    if not endpoints:
+        raise ProfileError(
+            "no load profile: give load.locustfile, an A/B corpus (ab.corpus) or GET smoke "
+            "endpoints ([[smoke.endpoints]])"
+        )
+    requests = []
+    for endpoint in endpoints:
+        path, _, query = endpoint.path.partition("?")
+        request = CapturedRequest("GET", path, query, tuple(endpoint.headers.items()))
+        requests.append((request, endpoint.label))
+    return Profile(f"smoke endpoints ({len(endpoints)})", tuple(requests))

@@ -1,0 +1,142 @@
+"""locust's machine-readable results as measurements: requests, failures, rates and exact
+percentiles from its per-request response-time histograms (not its console text)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MS = 0.001
+
+
+@dataclass
+class EndpointStats:
+    name: str
+    requests: int = 0
+    failures: int = 0
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+    histogram: Counter[float] = field(default_factory=Counter)
+    start: float = math.inf
+    end: float = -math.inf
+
+    @classmethod
+    def from_locust(cls, entry: Mapping[str, Any]) -> EndpointStats:
+        return cls(
+            name=str(entry["name"]),
+            requests=int(entry["num_requests"]),
+            failures=int(entry["num_failures"]),
+            total_ms=float(entry["total_response_time"]),
+            max_ms=float(entry["max_response_time"] or 0.0),
+            histogram=Counter({float(k): int(v) for k, v in entry["response_times"].items()}),
+            start=float(entry["start_time"]),
+            end=float(entry["last_request_timestamp"] or entry["start_time"]),
+        )
+
+    def merge(self, other: EndpointStats) -> None:
+        self.requests += other.requests
+        self.failures += other.failures
+        self.total_ms += other.total_ms
+        self.max_ms = max(self.max_ms, other.max_ms)
+        self.histogram.update(other.histogram)
+        self.start = min(self.start, other.start)
+        self.end = max(self.end, other.end)
+
+    def percentile(self, share: float) -> float:
+        """Seconds; the smallest recorded time with at least `share` of the requests at or
+        under it (locust rounds times above 100 ms to 2 significant digits when recording)."""
+        total = sum(self.histogram.values())
+        if total == 0:
+            return math.nan
+        wanted = share * total
+        seen = 0
+        for value in sorted(self.histogram):
+            seen += self.histogram[value]
+            if seen >= wanted:
+                return value * MS
+        return max(self.histogram) * MS
+
+    def measurements(self) -> dict[str, float]:
+        """Base units; with no requests every statistic is NaN, which thresholds read as NO DATA."""
+        if self.requests == 0:
+            return {"requests": 0.0, "failures": 0.0} | {
+                k: math.nan for k in ("rps", "error_rate", "p50", "p90", "p95", "p99", "max", "avg")
+            }
+        span = self.end - self.start
+        return {
+            "requests": float(self.requests),
+            "failures": float(self.failures),
+            "rps": self.requests / span if span > 0 else math.nan,
+            "error_rate": self.failures / self.requests,
+            "p50": self.percentile(0.50),
+            "p90": self.percentile(0.90),
+            "p95": self.percentile(0.95),
+            "p99": self.percentile(0.99),
+            "max": self.max_ms * MS,
+            "avg": self.total_ms / self.requests * MS,
+        }
+
+
+def read_stats(path: Path) -> dict[str, EndpointStats]:
+    """Per endpoint name (one name may carry several methods; they are merged), plus the
+    aggregate under "" (locust's JSON has no aggregated entry)."""
+    by_name: dict[str, EndpointStats] = {}
+    total = EndpointStats("")
+    for entry in json.loads(path.read_text(encoding="utf-8")):
+        stats = EndpointStats.from_locust(entry)
+        total.merge(stats)
+        if stats.name in by_name:
+            by_name[stats.name].merge(stats)
+        else:
+            by_name[stats.name] = stats
+    return {"": total, **by_name}
+
+
+def read_failures(path: Path, limit: int = 20) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return rows[:limit]
+
+
+@dataclass(frozen=True)
+class LiveSample:
+    """One row of locust's stats history: what the run looks like right now."""
+
+    elapsed: float
+    users: int
+    measurements: dict[str, float]
+
+
+def read_live(path: Path, started: float) -> list[LiveSample]:
+    """The per-second snapshots live_locustfile.py appends (percentiles cover locust's recent
+    window, counts are cumulative); a line still being written is skipped."""
+    if not path.exists():
+        return []
+    samples = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        requests, failures = float(row["requests"]), float(row["failures"])
+        measured = {
+            "rps": float(row["rps"]),
+            "requests": requests,
+            "failures": failures,
+            "error_rate": failures / requests if requests else math.nan,
+            **{k: _seconds(row[k]) for k in ("p50", "p95", "p99", "max")},
+        }
+        samples.append(LiveSample(float(row["time"]) - started, int(row["users"]), measured))
+    return samples
+
+
+def _seconds(milliseconds: float | None) -> float:
+    return math.nan if milliseconds is None else float(milliseconds) * MS

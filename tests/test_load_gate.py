@@ -1,0 +1,136 @@
+"""The load gate with a real locust process against the real demo systems on loopback: short,
+bounded runs (a few seconds, at most 100 requests/s)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_cutover.config import CutoverConfig
+from pytest_cutover.gates.load.config import LoadConfig
+from pytest_cutover.gates.load.gate import OVERALL, LoadSetupError, Shape, run_load
+from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.launcher import StartedSystem
+
+StartDemo = Callable[[str, str], StartedSystem]
+BUDGET = ["p95 < 250ms", "error_rate < 1%", "rps >= 0.8 * target_rps"]
+
+
+def configured(demo_config: CutoverConfig, **load: Any) -> CutoverConfig:
+    settings = {"users": 4, "rate": 40, "duration": "3s", "thresholds": BUDGET, **load}
+    return demo_config.model_copy(update={"load": LoadConfig.model_validate(settings)})
+
+
+def gate(
+    config: CutoverConfig,
+    demo_system: StartDemo,
+    tmp_path: Path,
+    faults: str = "",
+    step: float | None = None,
+) -> dict[str, GateResult]:
+    legacy = demo_system("legacy", "").system
+    results = run_load(config, demo_system("new", faults).system, legacy, step, tmp_path)
+    return {r.name: r for r in results}
+
+
+def test_a_healthy_system_stays_in_budget_with_legacy_as_baseline(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    config = configured(demo_config, thresholds=[*BUDGET, "p95 <= 3 * legacy.p95 + 50ms"])
+    overall = gate(config, demo_system, tmp_path)[OVERALL]
+    assert overall.passed, overall.reasons
+    assert overall.measurements["requests"] > 60
+    assert overall.measurements["legacy.requests"] > 60
+    assert overall.measurements["target_rps"] == 40
+    rows = {row["endpoint"]: row for row in overall.evidence["endpoints"]}
+    assert set(rows[OVERALL]) == {"endpoint", "new", "legacy"}
+    assert "GET /api/users/{id}" in rows  # the profile is the A/B corpus, grouped alike
+    assert overall.evidence["latency_chart_svg"].startswith("<svg")
+    assert (tmp_path / "load" / "new" / "report.html").exists()
+
+
+def test_legacy_is_not_loaded_when_no_threshold_needs_it(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    overall = gate(configured(demo_config), demo_system, tmp_path)[OVERALL]
+    assert overall.passed
+    assert set(overall.evidence["runs"]) == {"new"}
+    assert "legacy.requests" not in overall.measurements
+
+
+@pytest.mark.parametrize(
+    ("faults", "failing"),
+    [("latency=300ms", "p95 = 3"), ("errors=20%", "error_rate = ")],
+)
+def test_a_fault_fails_the_threshold_it_breaks(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path, faults: str, failing: str
+) -> None:
+    overall = gate(configured(demo_config), demo_system, tmp_path, faults)[OVERALL]
+    assert overall.outcome is Outcome.FAIL
+    assert any(reason.startswith(failing) for reason in overall.reasons), overall.reasons
+
+
+def test_a_clear_breach_aborts_the_run_early(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    config = configured(
+        demo_config, duration="30s", abort_delay="1s", abort_on_fail=["error_rate < 50%"]
+    )
+    overall = gate(config, demo_system, tmp_path, "errors=100%")[OVERALL]
+    assert overall.outcome is Outcome.FAIL
+    assert overall.reasons[0].startswith("aborted after ")
+    assert overall.reasons[0].endswith("error_rate = 100 %, limit < 50 %: FAIL")
+    assert overall.evidence["runs"]["new"]["wall_seconds"] < 20
+
+
+def test_a_threshold_on_an_endpoint_without_traffic_is_inconclusive(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    config = configured(
+        demo_config,
+        endpoint_thresholds={"GET /nowhere": ["p95 < 1s"], "GET /api/users": ["p95 < 1s"]},
+    )
+    results = gate(config, demo_system, tmp_path)
+    assert results["GET /api/users"].passed
+    nowhere = results["GET /nowhere"]
+    assert nowhere.outcome is Outcome.INCONCLUSIVE
+    assert nowhere.reasons == ("p95 < 1s: no data for p95: cannot judge, not a pass",)
+
+
+def test_a_crashing_locustfile_fails_with_its_stderr(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    locustfile = tmp_path / "broken.py"
+    locustfile.write_text("raise RuntimeError('the locustfile is broken')\n")
+    config = configured(demo_config, locustfile=str(locustfile), rate=0, thresholds=["p95 < 1s"])
+    overall = gate(config, demo_system, tmp_path)[OVERALL]
+    assert overall.outcome is Outcome.FAIL
+    assert overall.reasons[0].startswith("locust failed (exit status 1, no results written)")
+    assert "the locustfile is broken" in overall.reasons[0]
+
+
+def test_locust_missing_or_not_found_is_named(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    bare = Path(sys.base_prefix) / "bin" / "python3"
+    if subprocess.run([bare, "-c", "import locust"], capture_output=True).returncode == 0:
+        pytest.skip(f"{bare} has locust installed; no interpreter without it to test with")
+    overall = gate(
+        configured(demo_config, locust_command=[str(bare), "-m", "locust"]), demo_system, tmp_path
+    )[OVERALL]
+    assert overall.reasons == (f"locust is not installed for {bare} (set load.locust_command)",)
+    with pytest.raises(LoadSetupError, match=r"cannot start '/nonexistent/locust': No such file"):
+        gate(configured(demo_config, locust_command="/nonexistent/locust"), demo_system, tmp_path)
+
+
+def test_the_step_scales_users_and_rate() -> None:
+    load = LoadConfig.model_validate({"users": 20, "rate": 200, "thresholds": ["p95 < 1s"]})
+    assert Shape.for_step(load, 10) == Shape(2, 20.0, 0.1)
+    assert Shape.for_step(load, None) == Shape(20, 200.0, 1.0)
+    fixed = load.model_copy(update={"scale_with_step": False})
+    assert Shape.for_step(fixed, 50) == Shape(20, 200.0, 1.0)
