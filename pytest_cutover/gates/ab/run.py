@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -16,6 +15,7 @@ from pytest_cutover.gates.ab.answer import Answer
 from pytest_cutover.gates.ab.baseline import (
     BaselineError,
     RecordedSource,
+    Recording,
     load_recording,
     write_recording,
 )
@@ -23,7 +23,14 @@ from pytest_cutover.gates.ab.config import AbConfig, EndpointRule
 from pytest_cutover.gates.ab.corpus import CapturedRequest, CorpusError, load_corpus, sample
 from pytest_cutover.gates.ab.grouping import Grouper, OpenApiError
 from pytest_cutover.gates.ab.judge import Judge
-from pytest_cutover.gates.ab.replay import HttpSource, RateLimiter, Source, Target, replay
+from pytest_cutover.gates.ab.replay import (
+    HttpSource,
+    RateLimiter,
+    ReplayTiming,
+    Source,
+    Target,
+    replay,
+)
 from pytest_cutover.gates.result import GateResult
 from pytest_cutover.redact import is_sensitive_name, redact_url
 from pytest_cutover.systems import System
@@ -117,7 +124,7 @@ def run_ab(
         planned = items[index]
         judge.add(planned.group, planned.rule, planned.request, answers)
 
-    async def go() -> Any:
+    async def go() -> ReplayTiming:
         async with _Sources(config, legacy, new, recording, sampled_noise) as sources:
             return await replay([p.request for p in items], sources, ab.concurrency, handle)
 
@@ -134,9 +141,7 @@ def run_ab(
         "not_replayed": list(plan.not_replayed[:_LISTED]),
         "unreadable_lines": list(plan.unreadable[:_LISTED]),
         "noise": _noise_description(ab, sampled_noise, recording is not None),
-        "legacy": "baseline recording " + str(ab.baseline)
-        if recording
-        else (legacy.display_url if legacy else None),
+        "legacy": f"baseline recording {ab.baseline}" if recording else _shown(legacy),
         "new": new.display_url,
         "timing": {
             "wall_seconds": round(timing.wall, 3),
@@ -146,6 +151,10 @@ def run_ab(
         },
     }
     return judge.results(extra)
+
+
+def _shown(system: System | None) -> str | None:
+    return system.display_url if system else None
 
 
 def _noise_description(ab: AbConfig, sampled: bool, from_baseline: bool) -> str:
@@ -171,7 +180,7 @@ class _Sources:
         config: CutoverConfig,
         legacy: System | None,
         new: System,
-        recording: Any,
+        recording: Recording | None,
         sampled_noise: bool,
     ) -> None:
         self.config = config
