@@ -29,7 +29,9 @@ from pydantic import (
 )
 
 from pytest_cutover.gates.ab.config import AbConfig
+from pytest_cutover.gates.integrity.config import IntegrityConfig
 from pytest_cutover.gates.load.config import LoadConfig
+from pytest_cutover.gates.metrics.config import MetricsConfig
 from pytest_cutover.redact import (
     Redactor,
     is_sensitive_name,
@@ -142,9 +144,9 @@ class CutoverConfig(Section):
     systems: Systems
     smoke: SmokeConfig = SmokeConfig()
     ab: AbConfig = AbConfig()
-    integrity: PendingSection = PendingSection()
+    integrity: IntegrityConfig = IntegrityConfig()
     load: LoadConfig | None = None
-    metrics: PendingSection = PendingSection()
+    metrics: MetricsConfig = MetricsConfig()
     traffic: PendingSection = PendingSection()
     actions: PendingSection = PendingSection()
 
@@ -277,6 +279,13 @@ def _config_secrets(config: CutoverConfig) -> set[str]:
         found.update(v for k, v in system.headers.items() if is_sensitive_name(k))
     headers = [e.headers for e in config.smoke.endpoints]
     headers += [config.ab.legacy.headers, config.ab.new.headers]
+    metrics = config.metrics
+    urls = list(metrics.scrape.urls.values())
+    headers.append(metrics.scrape.headers)
+    if metrics.prometheus is not None:
+        urls.append(metrics.prometheus.url)
+        headers.append(metrics.prometheus.headers)
+    found.update(p for p in map(url_password, urls) if p)
     for mapping in headers:
         found.update(v for k, v in mapping.items() if is_sensitive_name(k))
     return found

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from pytest_cutover.redact import Redactor
 from pytest_cutover.reports.atomic import write_json_atomically
 from pytest_cutover.reports.console import render_summary
 from pytest_cutover.settings import parse_step, resolve_settings
+from pytest_cutover.units import parse_duration
 
 GATE_MARKER = "canary_gate"
 MARKERS = {
@@ -57,6 +58,19 @@ def _step_option(text: str) -> float:
         raise pytest.UsageError(f"--cutover-step: {err}") from None
 
 
+def _positive_duration(option: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            seconds = parse_duration(text)
+        except ValueError as err:
+            raise pytest.UsageError(f"{option}: {err}") from None
+        if seconds <= 0:
+            raise pytest.UsageError(f"{option}: expected a duration above zero, got {text!r}")
+        return seconds
+
+    return parse
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cutover", "cutover go/no-go gates (precedence: option, env, ini)")
     group.addoption(
@@ -83,6 +97,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="where decision.json and system logs go (env CUTOVER_REPORTS, ini cutover_reports; "
         "default: reports/ in the rootdir).",
+    )
+    group.addoption(
+        "--cutover-monitor",
+        dest="cutover_monitor",
+        metavar="DURATION",
+        type=_positive_duration("--cutover-monitor"),
+        default=None,
+        help="monitor mode: keep running the smoke checks and metrics rules for this long "
+        "(such as 5m) and fail as soon as one breaks.",
+    )
+    group.addoption(
+        "--cutover-interval",
+        dest="cutover_interval",
+        metavar="DURATION",
+        type=_positive_duration("--cutover-interval"),
+        default=None,
+        help="monitor mode: time between rounds (default: [metrics] interval, 15s).",
     )
     parser.addini("cutover_config", "path of cutover.toml, relative to the rootdir", default=None)
     parser.addini("cutover_step", "traffic step in percent this gate run is for", default=None)

@@ -44,8 +44,8 @@ def test_a_healthy_system_stays_in_budget_with_legacy_as_baseline(
     config = configured(demo_config, thresholds=[*BUDGET, "p95 <= 3 * legacy.p95 + 50ms"])
     overall = gate(config, demo_system, tmp_path)[OVERALL]
     assert overall.passed, overall.reasons
-    assert overall.measurements["requests"] > 60
-    assert overall.measurements["legacy.requests"] > 60
+    assert overall.measurements["requests"] >= 40  # 3 s at 40/s, less on a busy machine
+    assert overall.measurements["legacy.requests"] >= 40
     assert overall.measurements["target_rps"] == 40
     rows = {row["endpoint"]: row for row in overall.evidence["endpoints"]}
     assert set(rows[OVERALL]) == {"endpoint", "new", "legacy"}

@@ -1,0 +1,297 @@
+"""Integrity gate: does the new database hold exactly the legacy rows, and which rows differ?
+
+Per table: plan (schemas, columns, types) -> key checks -> bucketed checksums on both sides at
+once -> rows of the differing buckets only -> named differences. A table that cannot be read is
+INCONCLUSIVE; a proven difference is FAIL.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from pytest_cutover.gates.integrity.compare import (
+    CHANGED,
+    DUPLICATE,
+    EXTRA,
+    MISSING,
+    compare_rows,
+    differing_buckets,
+)
+from pytest_cutover.gates.integrity.config import IntegrityConfig, TableCheck
+from pytest_cutover.gates.integrity.encoding import Bucket, bucket_count
+from pytest_cutover.gates.integrity.evidence import (
+    differences_path,
+    reasons_for,
+    redact_differences,
+    write_differences,
+)
+from pytest_cutover.gates.integrity.plan import SIDES, PlanError, TablePlan, build_plan
+from pytest_cutover.gates.integrity.readers import ReadError, SideReader, reader_for
+from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.redact import Redactor
+
+GATE = "integrity"
+# About a thousand rows a bucket: few enough groups that the database aggregates them in memory,
+# and the rows of a differing bucket are still a small fetch.
+_ROWS_PER_BUCKET = 1000
+_MAX_DIGITS = 5
+T = TypeVar("T")
+
+
+def bucket_digits(estimated_rows: int | None) -> int:
+    """Hex digits of the key hash that name a bucket: 16 to 16^5 buckets of about 1000 rows."""
+    if estimated_rows is None:
+        return 3
+    wanted = max(estimated_rows / _ROWS_PER_BUCKET, 1.0)
+    return max(1, min(_MAX_DIGITS, math.ceil(math.log(wanted, 16))))
+
+
+def check_table(
+    table: TableCheck,
+    settings: IntegrityConfig,
+    engines: Mapping[str, Engine],
+    redactor: Redactor,
+    reports_dir: Path | None = None,
+) -> GateResult:
+    """Compare one table; never raises for a user or database problem (that is INCONCLUSIVE)."""
+    started = time.perf_counter()
+    if reports_dir is not None:  # a file from an earlier run must not pass for this run's
+        differences_path(reports_dir, table.label).unlink(missing_ok=True)
+    try:
+        plan = build_plan(table, dict(engines))
+        with ThreadPoolExecutor(2, thread_name_prefix=f"integrity-{table.label}") as pool:
+            return _TableRun(plan, settings, engines, redactor, reports_dir, pool, started).run()
+    except (PlanError, ReadError) as err:
+        return GateResult(
+            gate=GATE,
+            name=table.label,
+            outcome=Outcome.INCONCLUSIVE,
+            reasons=(redactor.text(str(err)),),
+            measurements={"seconds": time.perf_counter() - started},
+            evidence={"error": redactor.text(str(err))},
+        )
+
+
+def start_tables(
+    settings: IntegrityConfig,
+    engines: Mapping[str, Engine],
+    redactor: Redactor,
+    reports_dir: Path | None,
+    pool: ThreadPoolExecutor,
+    labels: set[str] | None = None,
+) -> dict[str, Future[GateResult]]:
+    """Submit the tables (all, or those labelled) to a pool sized integrity.parallel."""
+    return {
+        table.label: pool.submit(check_table, table, settings, engines, redactor, reports_dir)
+        for table in settings.tables
+        if labels is None or table.label in labels
+    }
+
+
+def check_tables(
+    settings: IntegrityConfig,
+    engines: Mapping[str, Engine],
+    redactor: Redactor,
+    reports_dir: Path | None = None,
+) -> list[GateResult]:
+    """Every configured table, at most integrity.parallel at a time (two connections each)."""
+    with ThreadPoolExecutor(settings.parallel, thread_name_prefix="integrity") as pool:
+        futures = start_tables(settings, engines, redactor, reports_dir, pool)
+        return [future.result() for future in futures.values()]
+
+
+class _TableRun:
+    """One table's comparison; both sides' readers hold their snapshot for the whole run."""
+
+    def __init__(
+        self,
+        plan: TablePlan,
+        settings: IntegrityConfig,
+        engines: Mapping[str, Engine],
+        redactor: Redactor,
+        reports_dir: Path | None,
+        pool: ThreadPoolExecutor,
+        started: float,
+    ) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.engines = engines
+        self.redactor = redactor
+        self.reports_dir = reports_dir
+        self.pool = pool
+        self.started = started
+        self.evidence: dict[str, Any] = {
+            "legacy_table": plan.legacy.display,
+            "new_table": plan.new.display,
+            "key": [p.legacy for p in plan.pairs[: plan.key_width]],
+            "columns": plan.mapping(),
+            "not_compared": {
+                "legacy_only": list(plan.legacy_only),
+                "new_only": list(plan.new_only),
+                "skipped": list(plan.skipped),
+            },
+            "filters": {"legacy": plan.legacy.row_filter, "new": plan.new.row_filter},
+        }
+
+    def _both(
+        self, readers: Mapping[str, SideReader], work: Callable[[SideReader], T]
+    ) -> dict[str, T]:
+        futures = {side: self.pool.submit(work, readers[side]) for side in SIDES}
+        wait(futures.values())  # both finish before either error closes the connections
+        return {side: future.result() for side, future in futures.items()}
+
+    def run(self) -> GateResult:
+        with ExitStack() as stack:
+            readers = {
+                side: stack.enter_context(
+                    reader_for(
+                        self.engines[side], self.plan.side(side), self.settings.statement_timeout
+                    )
+                )
+                for side in SIDES
+            }
+            key_checks = self._both(readers, lambda r: r.key_problems(self.settings.max_listed))
+            estimates = self._both(readers, lambda r: r.estimate_rows())
+            digits = bucket_digits(
+                max((e for e in estimates.values() if e is not None), default=None)
+            )
+            sums = self._both(readers, lambda r: r.checksums(digits))
+            counts = {side: sum(slot[0] for slot in sums[side].values()) for side in SIDES}
+            differing = differing_buckets(sums["legacy"], sums["new"])
+            self.evidence |= {
+                "rows": counts,
+                "key_checks": key_checks,
+                "checksum": "differ" if differing else "match",
+                "buckets": {
+                    "total": bucket_count(digits, self.plan.legacy.integer_key),
+                    "differing": len(differing),
+                },
+            }
+            to_fetch = sum(max(pair) for pair in differing.values())
+            if to_fetch > self.settings.max_fetched_rows:
+                return self._too_many(counts, differing, to_fetch)
+            rows = self._both(readers, lambda r: r.rows_in(digits, differing)) if differing else {}
+        found = compare_rows(self.plan, rows.get("legacy", []), rows.get("new", []))
+        if differing and not found.items and all(p.tolerance is None for p in self.plan.pairs):
+            return self._unexplained(counts, differing)
+        return self._verdict(
+            counts, key_checks, found.items, found.counts, dict(found.changed_columns)
+        )
+
+    def _measurements(self, counts: Mapping[str, int], **extra: float) -> dict[str, float]:
+        seconds = time.perf_counter() - self.started
+        return {
+            "legacy_rows": counts["legacy"],
+            "new_rows": counts["new"],
+            "seconds": seconds,
+            "rows_per_second": (counts["legacy"] + counts["new"]) / seconds if seconds else 0.0,
+            **extra,
+        }
+
+    def _too_many(
+        self, counts: Mapping[str, int], differing: Mapping[Bucket, tuple[int, int]], to_fetch: int
+    ) -> GateResult:
+        gap = abs(counts["legacy"] - counts["new"])
+        message = (
+            f"checksums differ in {len(differing)} of "
+            f"{self.evidence['buckets']['total']} buckets (about {to_fetch} rows to fetch, more "
+            f"than integrity.max_fetched_rows = {self.settings.max_fetched_rows}); "
+            f"rows: legacy {counts['legacy']}, new {counts['new']}; not narrowed further. "
+            f"Narrow it with legacy_filter/new_filter or raise max_fetched_rows"
+        )
+        proven = gap > 0 or all(p.tolerance is None for p in self.plan.pairs)
+        self.evidence["narrowing"] = "stopped: too many differing buckets"
+        return GateResult(
+            gate=GATE,
+            name=self.plan.label,
+            outcome=Outcome.FAIL if proven else Outcome.INCONCLUSIVE,
+            reasons=(message,),
+            measurements=self._measurements(
+                counts, differing_buckets=len(differing), differing_rows_at_least=gap
+            ),
+            evidence=self._redacted(self.evidence),
+        )
+
+    def _unexplained(
+        self, counts: Mapping[str, int], differing: Mapping[Bucket, tuple[int, int]]
+    ) -> GateResult:
+        """Checksums differ, yet the fetched rows are equal: never a pass. Row counts that
+        differ are proof enough for FAIL; otherwise the comparison itself is in doubt."""
+        self.evidence["narrowing"] = "no differing row found in the differing buckets"
+        message = (
+            f"checksums differ in {len(differing)} bucket(s) but the rows "
+            f"fetched from them are equal (rows: legacy {counts['legacy']}, new {counts['new']}); "
+            f"a value may have no exact canonical form on one side"
+        )
+        return GateResult(
+            gate=GATE,
+            name=self.plan.label,
+            outcome=Outcome.FAIL if counts["legacy"] != counts["new"] else Outcome.INCONCLUSIVE,
+            reasons=(self.redactor.text(message),),
+            measurements=self._measurements(counts, differing_buckets=len(differing)),
+            evidence=self._redacted(self.evidence),
+        )
+
+    def _redacted(self, evidence: dict[str, Any]) -> dict[str, Any]:
+        return self.redactor.value(evidence)  # type: ignore[return-value]
+
+    def _verdict(
+        self,
+        counts: Mapping[str, int],
+        key_checks: Mapping[str, Mapping[str, Any]],
+        items: list[dict[str, Any]],
+        kinds: Mapping[str, int],
+        changed_columns: dict[str, int],
+    ) -> GateResult:
+        shown = redact_differences(self.plan, items, self.redactor)
+        path = None
+        if self.reports_dir is not None:
+            path = differences_path(self.reports_dir, self.plan.label)
+            write_differences(path, shown)
+        self.evidence |= {
+            "narrowing": "complete",
+            "missing_in_new": kinds.get(MISSING, 0),
+            "extra_in_new": kinds.get(EXTRA, 0),
+            "changed": kinds.get(CHANGED, 0),
+            "duplicate_key": kinds.get(DUPLICATE, 0),
+            "changed_columns": changed_columns,
+            "differences": shown[: self.settings.max_listed],
+            "differences_total": len(shown),
+            "differences_file": str(path) if path else None,
+        }
+        reasons = reasons_for(shown, kinds)
+        key_reasons = [
+            f"{side} has {problem.get('null_keys', 0)} row(s) with a NULL key "
+            f"and {problem.get('duplicate_keys', 0)} duplicated key value(s) in "
+            f"({', '.join(self.evidence['key'])}); rows cannot be matched one to one"
+            for side, problem in key_checks.items()
+            if problem.get("null_keys") or problem.get("duplicate_keys")
+        ]
+        if reasons:
+            outcome = Outcome.FAIL
+        elif key_reasons:
+            outcome = Outcome.INCONCLUSIVE
+        else:
+            outcome = Outcome.PASS
+        return GateResult(
+            gate=GATE,
+            name=self.plan.label,
+            outcome=outcome,
+            reasons=tuple(self.redactor.text(r) for r in [*reasons, *key_reasons]),
+            measurements=self._measurements(
+                counts,
+                missing_in_new=kinds.get(MISSING, 0),
+                extra_in_new=kinds.get(EXTRA, 0),
+                changed_rows=kinds.get(CHANGED, 0),
+                differing_rows=len(items),
+            ),
+            evidence=self._redacted(self.evidence),
+        )
