@@ -4,10 +4,8 @@ the noise test. Pure functions over real files and answers; the servers are in t
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -262,11 +260,3 @@ def test_committed_demo_corpus_matches_its_generator() -> None:
         [sys.executable, "-m", "fixtures.demo.corpus"], cwd=REPO, capture_output=True, check=True
     ).stdout
     assert generated == (REPO / "fixtures/demo/corpus.jsonl").read_bytes()
-
-
-def test_the_readme_ab_example_is_a_valid_config() -> None:
-    readme = (REPO / "README.md").read_text()
-    example = next(b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[ab]" in b)
-    config = AbConfig.model_validate(tomllib.loads(example)["ab"])
-    assert config.sample == 0.1
-    assert config.accept[0].expires.isoformat() == "2026-12-31"
