@@ -3,7 +3,6 @@ with a fixture of the same name and scope (for example to build `new_http` with 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -12,8 +11,10 @@ from sqlalchemy import Engine
 
 from pytest_cutover import keys
 from pytest_cutover.config import CutoverConfig
-from pytest_cutover.gates.result import GateResult
+from pytest_cutover.gates import GATE_NAMES
+from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.launcher import StartError, SystemPool
+from pytest_cutover.reports.attachments import attachments_for
 from pytest_cutover.systems import System
 
 
@@ -126,6 +127,9 @@ def record_gate(request: pytest.FixtureRequest) -> Callable[[GateResult], GateRe
     def record(result: GateResult) -> GateResult:
         request.node.stash.setdefault(keys.ITEM_RESULTS, []).append(result)
         _attach_to_allure(result)
+        if result.outcome is Outcome.INCONCLUSIVE:
+            # The prefix is what Allure's "Gate could not run" category matches.
+            pytest.fail(f"inconclusive: {result.summary()}", pytrace=False)
         if not result.passed:
             pytest.fail(result.summary(), pytrace=False)
         return result
@@ -133,11 +137,42 @@ def record_gate(request: pytest.FixtureRequest) -> Callable[[GateResult], GateRe
     return record
 
 
+@pytest.fixture(autouse=True)
+def _cutover_allure_labels(request: pytest.FixtureRequest) -> None:
+    """Make gate tests navigable in Allure: epic (the cutover), feature (the gate), story (the
+    endpoint, table or rule), the step as a parameter, and severity critical, since a failing
+    gate stops or rolls back the step. Every call is a no-op without --alluredir."""
+    node = request.node
+    if node.get_closest_marker("canary_gate") is None:
+        return
+    import allure
+
+    gate = next((g for g in GATE_NAMES if node.get_closest_marker(g)), "custom")
+    allure.dynamic.epic("cutover")
+    allure.dynamic.feature(gate)
+    callspec = getattr(node, "callspec", None)
+    if callspec is not None and callspec.id:
+        allure.dynamic.story(callspec.id)
+    step = request.config.stash[keys.SETTINGS].step.value
+    allure.dynamic.parameter("cutover step", "none" if step is None else f"{step:g}%")
+    allure.dynamic.severity(allure.severity_level.CRITICAL)
+
+
+_ALLURE_TYPES = {
+    "text": "TEXT",
+    "csv": "CSV",
+    "svg": "SVG",
+    "json": "JSON",
+    "html": "HTML",
+}
+
+
 def _attach_to_allure(result: GateResult) -> None:
     import allure  # allure-pytest's public API; every call is a no-op without --alluredir
 
-    allure.attach(
-        json.dumps(result.to_dict(), indent=2, default=str),
-        name=f"{result.gate}: {result.name}",
-        attachment_type=allure.attachment_type.JSON,
-    )
+    for attachment in attachments_for(result):
+        allure.attach(
+            attachment.content,
+            name=attachment.name,
+            attachment_type=getattr(allure.attachment_type, _ALLURE_TYPES[attachment.kind]),
+        )

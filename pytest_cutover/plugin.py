@@ -19,15 +19,17 @@ from typing import Any
 
 import pytest
 
-from pytest_cutover import fixtures, hooks, keys
+from pytest_cutover import __version__, fixtures, hooks, keys
 from pytest_cutover.config import ConfigError, CutoverConfig, load_config
 from pytest_cutover.decision import Decision, TestRecord, TestStatus, Verdict, decide
 from pytest_cutover.fixtures import NotConfigured
 from pytest_cutover.gates import GATE_NAMES
 from pytest_cutover.gates.result import Outcome
 from pytest_cutover.redact import Redactor
+from pytest_cutover.reports.allure_files import write_allure_extras
 from pytest_cutover.reports.atomic import write_json_atomically
 from pytest_cutover.reports.console import render_summary
+from pytest_cutover.reports.markdown import render_markdown
 from pytest_cutover.settings import parse_step, resolve_settings
 from pytest_cutover.units import parse_duration
 
@@ -42,6 +44,7 @@ MARKERS = {
     "security": "gate: security parity between legacy and new",
 }
 DECISION_FILE = "decision.json"
+SUMMARY_FILE = "summary.md"
 # `-m canary_gate` asks for a gate run even when it selects nothing; "not canary_gate" does not.
 _SELECTS_GATES = re.compile(r"(?<!not )\bcanary_gate\b")
 
@@ -150,6 +153,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(err)) from None
     config.stash[keys.CONFIG] = cutover_config
     config.stash[keys.RUN_ID] = _run_id(config)
+    if hasattr(config, "workerinput") and getattr(config.option, "clean_alluredir", False):
+        # allure-pytest would clean the shared folder in every worker, deleting results other
+        # workers already wrote (allure-python #807, #847); the controller cleans it once.
+        config.option.clean_alluredir = False
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateSession(config), "cutover-gate-session")
 
@@ -273,6 +280,23 @@ class GateSession:
         verdict_hook(decision=self.decision, config=self.config)
         if self.decision.verdict is not Verdict.GO:
             session.exitstatus = self.decision.exit_status
+        document = redactor.value(self.decision.to_dict())
+        assert isinstance(document, dict)
+        self._write_summaries(document)
+
+    def _write_summaries(self, document: dict[str, Any]) -> None:
+        """The Markdown summary (reports/, and the CI job page when $GITHUB_STEP_SUMMARY is set)
+        and, with --alluredir, Allure's environment, categories and the decision itself."""
+        summary = render_markdown(document)
+        reports = self.config.stash[keys.SETTINGS].reports_dir.value
+        (reports / SUMMARY_FILE).write_text(summary, encoding="utf-8")
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as page:
+                page.write(summary)
+        alluredir = getattr(self.config.option, "allure_report_dir", None)
+        if alluredir:
+            write_allure_extras(Path(alluredir), document, summary, __version__)
 
     @property
     def decision_path(self) -> Path:

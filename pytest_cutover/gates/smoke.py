@@ -43,6 +43,10 @@ class SmokeCheck:
     def id(self) -> str:
         return f"{self.system}-{self.label}"
 
+    def __repr__(self) -> str:
+        # Test reports (Allure records parameters by repr) must never show header values.
+        return f"SmokeCheck({self.system}: {self.method} {self.path})"
+
 
 def health_checks(config: CutoverConfig, system: str) -> list[SmokeCheck]:
     paths = config.system(system).health
