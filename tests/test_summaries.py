@@ -1,0 +1,41 @@
+"""The decision as Markdown for pipelines and chat: reports/summary.md, and the job page of
+GitHub Actions when $GITHUB_STEP_SUMMARY is set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import MINIMAL_CONFIG
+
+
+def test_summary_goes_to_reports_and_the_ci_job_page(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    page = tmp_path / "step-summary.md"
+    page.write_text("earlier steps of the job\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(page))
+    pytester.makefile(".toml", cutover=MINIMAL_CONFIG)
+    pytester.makepyfile(
+        test_gate="""
+        import pytest
+        pytestmark = pytest.mark.canary_gate
+        def test_ok(): pass
+        def test_bad(): assert 0, "p95 = 900 ms | limit < 300 ms"
+        """
+    )
+    result = pytester.runpytest_subprocess("-m", "canary_gate", "--cutover-step", "50")
+    assert result.ret == 1
+    summary = (pytester.path / "reports" / "summary.md").read_text()
+    assert summary.startswith("## ❌ Cutover decision: **NO-GO** (step 50%)")
+    assert "| custom | NO-GO | 1 | 1 | 0 | 0 | 0 | 0 |" in summary
+    assert "p95 = 900 ms \\| limit &lt; 300 ms" in summary  # cannot break the table
+    assert page.read_text() == "earlier steps of the job\n" + summary
+
+
+def test_no_summary_without_a_gate_run(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", cutover=MINIMAL_CONFIG)
+    pytester.makepyfile(test_other="def test_unrelated(): pass")
+    assert pytester.runpytest_subprocess().ret == 0
+    assert not (pytester.path / "reports" / "summary.md").exists()
