@@ -141,7 +141,8 @@ def test_json_on_mariadb_is_refused_with_a_way_out(tmp_path: Path) -> None:
     [
         (
             '[[integrity.tables]]\ntable = "t"\nkey = "id"\nfilter = "x"\n',
-            "integrity.tables[0].filter: unknown key (expected one of: columns, key, legacy_filter",
+            "integrity.tables[0].filter: unknown key "
+            "(expected one of: allow_empty, columns, key, legacy_filter",
         ),
         ('[[integrity.tables]]\ntable = "t"\n', "integrity.tables[0].key: required key is missing"),
         ('[[integrity.tables]]\nkey = "id"\n', "give 'table' (the same name on both sides)"),

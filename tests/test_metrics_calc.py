@@ -123,12 +123,27 @@ def _feed(rule: Rule, values: list[float | None]) -> RuleWatch:
 
 def test_a_rule_is_breached_only_when_it_failed_for_the_whole_for_window() -> None:
     rule = _rule(critical="queue < 10", **{"for": "3s"})
-    spike = _feed(rule, [1, 50, 50, 50, 1, 50]).result({}, {})
+    spike = _feed(rule, [1, 50, 50, 50, 1, 1]).result({}, {})
     assert spike.outcome is Outcome.PASS  # failed for 2 s only, then recovered
     held = _feed(rule, [1, 50, 50, 50, 50]).result({}, {})
     assert held.outcome is Outcome.FAIL
     assert "failed at every evaluation for 3 s" in held.reasons[0]
     assert "queue = 50, limit < 10: FAIL" in held.reasons[0]
+
+
+def test_still_failing_when_the_watch_ends_is_not_a_pass() -> None:
+    rule = _rule(critical="queue < 10", **{"for": "60s"})
+    result = _feed(rule, [1, 50, 50, 50]).result({}, {})
+    assert result.outcome is Outcome.INCONCLUSIVE
+    assert "failing since" in result.reasons[0]
+    assert "(2 s of the 60 s window) when the watch ended" in result.reasons[0]
+
+
+def test_a_query_must_select_each_systems_series() -> None:
+    with pytest.raises(
+        ValueError, match=r"a query must select the system's series with \$selector"
+    ):
+        Rule.model_validate({"query": "sum(rate(x[1m]))", "measure": "x", "critical": "x > 0"})
 
 
 def test_a_warning_passes_with_the_warning_in_the_evidence() -> None:
@@ -176,7 +191,7 @@ def _load(tmp_path: Path, metrics: str) -> None:
             "preset 'error_rate' takes no quantile (its parameters: metric, labels, error_labels)",
         ),
         (
-            '[[metrics.rules]]\nquery = "up"\nmeasure = "up"\ncritical = "up == 1"\n',
+            '[[metrics.rules]]\nquery = "up{$selector}"\nmeasure = "up"\ncritical = "up == 1"\n',
             "rule 'up': a PromQL query needs source = 'prometheus'",
         ),
         (
@@ -206,3 +221,28 @@ def test_config_mistakes_are_explained(tmp_path: Path, metrics: str, message: st
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, metrics)
     assert message in str(caught.value)
+
+
+def test_a_token_in_a_scrape_url_never_reaches_a_report(tmp_path: Path) -> None:
+    path = tmp_path / "cutover.toml"
+    url = "http://127.0.0.1:9/metrics?access_token=SuperSecret123"
+    path.write_text(MINIMAL_CONFIG + f'[metrics.scrape]\nurls = {{ new = "{url}" }}\n')
+    shown = load_config(path).redactor.text(f"cannot scrape {url}")
+    assert "SuperSecret123" not in shown
+
+
+def test_the_first_prometheus_poll_covers_a_for_window_that_is_not_whole_steps() -> None:
+    from pytest_cutover.gates.metrics.config import MetricsConfig
+    from pytest_cutover.gates.metrics.sources import PrometheusSource
+
+    config = MetricsConfig.model_validate(
+        {
+            "source": "prometheus",
+            "interval": "60s",
+            "prometheus": {"url": "http://127.0.0.1:9", "selectors": {"new": {"job": "new"}}},
+        }
+    )
+    source = PrometheusSource(config, ["new"], [], history=90.0)
+    times = source._times(10_000.0)
+    assert times[0] <= 10_000.0 - 90.0  # 90 s back is covered: 120 s at 60 s steps
+    assert times[-1] == 10_000.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
@@ -45,6 +46,10 @@ class ColumnOptions(Section):
         if value is None or value.upper() == "UTC" or _OFFSET.match(value):
             return value
         if re.match(r"^[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+$", value):
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
             return value
         raise ValueError(
             "expected 'UTC', an offset such as '+02:00', or a zone such as 'Europe/Berlin'"
@@ -77,6 +82,7 @@ class TableCheck(Section):
     legacy_filter: str | None = None
     new_filter: str | None = None
     options: dict[str, ColumnOptions] = {}
+    allow_empty: bool = False
 
     @model_validator(mode="after")
     def _both_tables_named(self) -> TableCheck:

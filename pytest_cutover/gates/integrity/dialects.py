@@ -97,7 +97,8 @@ class Dialect(ABC):
     def integer_bucket(self, column: str, digits: int) -> str:
         """encoding.integer_bucket in SQL: no md5 at all for the common integer primary key."""
         modulus = MODULI[digits]
-        return f"((({column}) % {modulus}) + {modulus}) % {modulus}"
+        # A NULL key lands in bucket -1, as encoding.integer_bucket puts it in Python.
+        return f"coalesce(((({column}) % {modulus}) + {modulus}) % {modulus}, -1)"
 
     @abstractmethod
     def begin(self, timeout: float) -> list[str]:
@@ -107,6 +108,10 @@ class Dialect(ABC):
     def end(self) -> list[str]:
         """Statements that put the pooled session back as it was."""
         return []
+
+    def zone_check(self, zone: str) -> str | None:
+        """A query that returns NULL when the database cannot convert from `zone`."""
+        return None
 
     @abstractmethod
     def _number(self, column: ColumnSql, decimals: int | None) -> str:
@@ -229,7 +234,9 @@ class PostgreSQL(Dialect):
             )
         else:
             moment = f"(({c})::text)::timestamptz AT TIME ZONE 'UTC'"
-        return self._cut(f"to_char({moment}, {self._STAMP})", column.precision)
+        stamp = self._cut(f"to_char({moment}, {self._STAMP})", column.precision)
+        # to_char gives NULL for 'infinity': written as text instead, it never passes for NULL.
+        return f"CASE WHEN isfinite({moment}) THEN {stamp} ELSE ({moment})::text END"
 
     @staticmethod
     def _cut(stamp: str, precision: int) -> str:
@@ -242,7 +249,7 @@ class PostgreSQL(Dialect):
             if column.native in ("date", "timestamp")
             else f"(({column.sql})::text)::date"
         )
-        return f"to_char({c}, 'YYYY-MM-DD')"
+        return f"CASE WHEN isfinite({c}) THEN to_char({c}, 'YYYY-MM-DD') ELSE ({c})::text END"
 
     def _uuid(self, column: ColumnSql, decimals: int | None) -> str:
         return f"lower(({column.sql})::text)"
@@ -254,6 +261,10 @@ class PostgreSQL(Dialect):
         if column.native == "bytes":
             return f"encode({column.sql}, 'hex')"
         return f"encode(convert_to(({column.sql})::text, 'UTF8'), 'hex')"
+
+
+_NUMBER_TEXT = r"^[[:space:]]*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?[[:space:]]*$"
+_ZONED_TEXT = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 
 
 class MariaDB(Dialect):
@@ -289,6 +300,11 @@ class MariaDB(Dialect):
             "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
         ]
 
+    def zone_check(self, zone: str) -> str | None:
+        # Without the server's time zone tables CONVERT_TZ answers NULL for a zone name instead
+        # of failing: every timestamp would then hash like NULL.
+        return f"SELECT CONVERT_TZ('2000-01-01 00:00:00', {_quote(zone)}, '+00:00')"
+
     def end(self) -> list[str]:
         variable = "max_statement_time" if self.is_mariadb else "max_execution_time"
         return [
@@ -316,20 +332,42 @@ class MariaDB(Dialect):
         }.get(native, f"CAST({c} AS {self._DECIMAL})")
         if decimals is not None:
             number = f"ROUND({number}, {decimals})"
-        return self._trim(f"CAST({number} AS CHAR)")
+        canonical = self._trim(f"CAST({number} AS CHAR)")
+        # DECIMAL(65,30) cannot hold every double exactly, and MariaDB reads text such as
+        # '12.50 USD' as 12.5 with only a warning. Values outside what the cast keeps exactly
+        # are written as a marked raw form instead: never equal to a different value (at worst
+        # a difference is reported that a reader then sees is only a spelling).
+        if native in ("float", "float4"):
+            exact = f"({c} = 0 OR ABS({c}) BETWEEN 1e-13 AND 1e35)"
+        elif native in ("integer", "boolean", "decimal"):
+            return canonical
+        else:
+            exact = f"{c} REGEXP {_quote(_NUMBER_TEXT)}"
+        return f"IF({exact}, {canonical}, CONCAT('?', CAST({c} AS CHAR)))"
 
     def _text(self, column: ColumnSql, decimals: int | None) -> str:
         return f"CONVERT({column.sql} USING utf8mb4)"
 
     def _timestamp(self, column: ColumnSql, decimals: int | None) -> str:
-        c = column.sql
-        if column.native not in ("timestamp", "timestamptz", "date"):
+        raw = c = column.sql
+        text_stored = column.native not in ("timestamp", "timestamptz", "date")
+        if text_stored:
             c = f"CAST({c} AS DATETIME(6))"
-        if column.zone and column.native != "timestamptz":
-            c = f"CONVERT_TZ({c}, {_quote(column.zone)}, '+00:00')"
+        zone = "+00:00" if (column.zone or "").upper() == "UTC" else column.zone
+        if zone and column.native != "timestamptz":
+            c = f"CONVERT_TZ({c}, {_quote(zone)}, '+00:00')"
         stamp = f"DATE_FORMAT({c}, {self._STAMP})"
         length = timestamp_length(column.precision)
-        return stamp if length == 26 else f"LEFT({stamp}, {length})"
+        stamp = stamp if length == 26 else f"LEFT({stamp}, {length})"
+        if not text_stored:
+            return stamp
+        # CAST(text AS DATETIME) gives NULL for text it cannot read and drops a written offset:
+        # such text is kept as a marked raw form, so it never passes for NULL or another instant.
+        marked = f"CONCAT('?', {raw})"
+        return (
+            f"CASE WHEN {raw} IS NULL THEN NULL WHEN {raw} REGEXP {_quote(_ZONED_TEXT)} "
+            f"THEN {marked} ELSE COALESCE({stamp}, {marked}) END"
+        )
 
     def _date(self, column: ColumnSql, decimals: int | None) -> str:
         return f"DATE_FORMAT({column.sql}, '%Y-%m-%d')"

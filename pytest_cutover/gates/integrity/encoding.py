@@ -103,8 +103,10 @@ def timestamp_length(precision: int) -> int:
 
 def plain_number(value: Decimal) -> str:
     """949.60 -> '949.6', 1E+2 -> '100', -0.0 -> '0': the form trim_scale(numeric)::text gives."""
-    if not value.is_finite():
-        return {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity"}[str(value)]
+    if value.is_nan():  # NaN, -NaN and sNaN alike, as the databases write them
+        return "NaN"
+    if value.is_infinite():
+        return "-Infinity" if value.is_signed() else "Infinity"
     if value.is_zero():
         return "0"
     text = format(value, "f")

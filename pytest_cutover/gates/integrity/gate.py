@@ -70,14 +70,22 @@ def check_table(
         with ThreadPoolExecutor(2, thread_name_prefix=f"integrity-{table.label}") as pool:
             return _TableRun(plan, settings, engines, redactor, reports_dir, pool, started).run()
     except (PlanError, ReadError) as err:
-        return GateResult(
-            gate=GATE,
-            name=table.label,
-            outcome=Outcome.INCONCLUSIVE,
-            reasons=(redactor.text(str(err)),),
-            measurements={"seconds": time.perf_counter() - started},
-            evidence={"error": redactor.text(str(err))},
-        )
+        return _could_not_run(table, redactor, str(err), started)
+    except Exception as err:  # fail closed with a message, never a traceback in the gate run
+        return _could_not_run(table, redactor, f"unexpected {type(err).__name__}: {err}", started)
+
+
+def _could_not_run(
+    table: TableCheck, redactor: Redactor, message: str, started: float
+) -> GateResult:
+    return GateResult(
+        gate=GATE,
+        name=table.label,
+        outcome=Outcome.INCONCLUSIVE,
+        reasons=(redactor.text(message),),
+        measurements={"seconds": time.perf_counter() - started},
+        evidence={"error": redactor.text(message)},
+    )
 
 
 def start_tables(
@@ -275,6 +283,12 @@ class _TableRun:
             for side, problem in key_checks.items()
             if problem.get("null_keys") or problem.get("duplicate_keys")
         ]
+        if not counts["legacy"] and not counts["new"] and not self.plan.allow_empty:
+            # A misspelt filter or an empty copy would otherwise prove nothing and pass.
+            key_reasons.append(
+                "both sides have 0 rows: nothing was compared (check the table and its "
+                "filters, or set allow_empty = true)"
+            )
         if reasons:
             outcome = Outcome.FAIL
         elif key_reasons:

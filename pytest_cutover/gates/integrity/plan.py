@@ -65,6 +65,7 @@ class TablePlan:
     legacy_only: tuple[str, ...]
     new_only: tuple[str, ...]
     skipped: tuple[str, ...]
+    allow_empty: bool = False
 
     @property
     def key_width(self) -> int:
@@ -202,7 +203,12 @@ def build_plan(table: TableCheck, engines: dict[str, Engine]) -> TablePlan:
             legacy_cols,
             [*table.key, *(table.columns or []), *table.rename, *table.options],
         ),
-        ("new", new_cols, [table.new_column(c) for c in [*table.key, *(table.columns or [])]]),
+        # A rename target that does not exist would silently drop the column from the check.
+        (
+            "new",
+            new_cols,
+            [table.new_column(c) for c in [*table.key, *(table.columns or []), *table.rename]],
+        ),
     ):
         missing = [c for c in dict.fromkeys(wanted) if c not in names]
         if missing:
@@ -285,4 +291,5 @@ def build_plan(table: TableCheck, engines: dict[str, Engine]) -> TablePlan:
         legacy_only=tuple(c for c in legacy_cols if table.new_column(c) not in new_cols),
         new_only=tuple(c for c in new_cols if c not in reverse),
         skipped=tuple(table.skip),
+        allow_empty=table.allow_empty,
     )

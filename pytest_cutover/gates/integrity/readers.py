@@ -176,6 +176,17 @@ class SqlReader(SideReader):
         self._conn = self.engine.connect()
         for statement in self.dialect.begin(self.timeout):
             self._conn.execute(text(statement))
+        named = {c.zone for c in self.columns if c.zone and c.zone[0] not in "+-"}
+        for zone in named - {"UTC", "utc"}:
+            check = self.dialect.zone_check(zone)
+            if check is not None and self._conn.execute(text(check)).scalar() is None:
+                self._close()
+                raise self.fail(
+                    LookupError(
+                        f"the database does not know the time zone {zone!r} (load its time "
+                        "zone tables, or give an offset such as '+01:00')"
+                    )
+                )
 
     def _close(self) -> None:
         if self._conn is None:

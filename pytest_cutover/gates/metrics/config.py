@@ -90,6 +90,12 @@ class Rule(Section):
         if self.query is not None:
             if self.measure is None:
                 raise ValueError("a rule with a query needs measure = 'the name thresholds use'")
+            if "$selector" not in self.query:
+                # Without it the same series is read for new and for legacy.
+                raise ValueError(
+                    "a query must select the system's series with $selector, such as "
+                    "'sum(rate(http_requests_total{$selector}[$window]))'"
+                )
             wrong = [k for k in _PRESET_KEYS if k in self.model_fields_set and k != "measure"]
             if wrong:
                 raise ValueError(f"{', '.join(wrong)} only go with a preset, not with a query")

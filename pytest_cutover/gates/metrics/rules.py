@@ -46,6 +46,7 @@ class LevelWatch:
         self.rule = rule
         self.thresholds = rule.thresholds(level)
         self.pending: float | None = None
+        self.last_at: float | None = None
         self.breach: Breach | None = None
         self.no_data: list[str] = []
 
@@ -54,6 +55,7 @@ class LevelWatch:
     ) -> tuple[str, list[str]]:
         """Evaluate at one moment; returns the verdict and the thresholds' explanations.
         `reached` is False when a source could not be read: no_data does not apply then."""
+        self.last_at = at
         evaluations = [t.evaluate(measurements) for t in self.thresholds]
         verdicts = {e.verdict for e in evaluations}
         if Verdict.FAIL in verdicts:
@@ -142,6 +144,14 @@ class RuleWatch:
                     f"no data at {len(critical.no_data)} of {self.evaluations} evaluations, "
                     f"first {critical.no_data[0]}"
                 )
+        elif critical.pending is not None and critical.last_at is not None:
+            # Failing when the watch ended, for less than `for`: neither breached nor healthy.
+            outcome = Outcome.INCONCLUSIVE
+            reasons.append(
+                f"critical thresholds failing since {clock(critical.pending)} "
+                f"({critical.last_at - critical.pending:.0f} s of the {rule.for_:g} s window) "
+                "when the watch ended: watch longer to tell"
+            )
         else:
             outcome = Outcome.PASS
         warnings = [_breach_text("warning", rule, warning)] if warning.breach else []

@@ -124,7 +124,8 @@ class PrometheusSource:
         """The evaluation moments, on a whole-millisecond grid as the server computes it."""
         step, end = round(self.step * 1000), round(now * 1000)
         if self.last is None:
-            first = end - math.floor(self.history * 1000 / step + 1e-9) * step
+            # Round up: a `for` window that is not a whole number of steps must still be covered.
+            first = end - math.ceil(self.history * 1000 / step - 1e-9) * step
         else:
             first = round(self.last * 1000) + step
         return [at / 1000 for at in range(first, end + 1, step)]
