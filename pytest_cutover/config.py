@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from pytest_cutover.actions.config import ActionsConfig, TrafficConfig, action_secrets
 from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.gates.integrity.config import IntegrityConfig
 from pytest_cutover.gates.load.config import LoadConfig
@@ -37,9 +38,9 @@ from pytest_cutover.redact import (
     is_sensitive_name,
     redact_headers,
     redact_url,
-    url_password,
+    url_secrets,
 )
-from pytest_cutover.section import Duration, PendingSection, Section
+from pytest_cutover.section import Duration, Section
 
 CONFIG_FILENAME = "cutover.toml"
 SystemName = Literal["legacy", "new"]
@@ -147,8 +148,8 @@ class CutoverConfig(Section):
     integrity: IntegrityConfig = IntegrityConfig()
     load: LoadConfig | None = None
     metrics: MetricsConfig = MetricsConfig()
-    traffic: PendingSection = PendingSection()
-    actions: PendingSection = PendingSection()
+    traffic: TrafficConfig | None = None
+    actions: ActionsConfig | None = None
 
     _path: Path = PrivateAttr(default=Path(CONFIG_FILENAME))
     _redactor: Redactor = PrivateAttr(default_factory=Redactor)
@@ -269,26 +270,26 @@ def _interpolate(
 
 
 def _config_secrets(config: CutoverConfig) -> set[str]:
-    found: set[str] = set()
-    for name in SYSTEM_NAMES:
-        system = config.system(name)
-        for url in (system.base_url, system.database or ""):
-            password = url_password(url)
-            if password:
-                found.add(password)
-        found.update(v for k, v in system.headers.items() if is_sensitive_name(k))
-    headers = [e.headers for e in config.smoke.endpoints]
-    headers += [config.ab.legacy.headers, config.ab.new.headers]
+    """Every secret value the config holds: URL passwords and secret query parameters, and
+    the values of secret-named headers, wherever a section has URLs or headers."""
     metrics = config.metrics
-    urls = list(metrics.scrape.urls.values())
-    headers.append(metrics.scrape.headers)
+    urls = [
+        u
+        for name in SYSTEM_NAMES
+        for u in (config.system(name).base_url, config.system(name).database)
+        if u
+    ]
+    urls += [*metrics.scrape.urls.values(), config.ab.noise_base_url or ""]
+    headers = [config.system(name).headers for name in SYSTEM_NAMES]
+    headers += [e.headers for e in config.smoke.endpoints]
+    headers += [config.ab.legacy.headers, config.ab.new.headers, metrics.scrape.headers]
     if metrics.prometheus is not None:
         urls.append(metrics.prometheus.url)
         headers.append(metrics.prometheus.headers)
-    found.update(p for p in map(url_password, urls) if p)
+    found = {secret for url in urls for secret in url_secrets(url)}
     for mapping in headers:
         found.update(v for k, v in mapping.items() if is_sensitive_name(k))
-    return found
+    return found | action_secrets(config.traffic, config.actions)
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

@@ -30,6 +30,10 @@ class Verdict(Enum):
 # 0 only for GO; NO-GO matches pytest's "tests failed"; INCONCLUSIVE is its own code so a
 # pipeline can tell "the new system is bad" from "we could not tell".
 EXIT_STATUS = {Verdict.GO: 0, Verdict.NO_GO: 1, Verdict.INCONCLUSIVE: 10}
+# When the action a decision called for did not happen, that outranks the verdict: a rollback
+# that failed (the new system is bad and still serving) is the loudest outcome there is.
+ROLLBACK_FAILED_EXIT = 11
+ACTION_FAILED_EXIT = 12
 
 
 class TestStatus(Enum):
@@ -65,6 +69,18 @@ class TestRecord:
 
 
 @dataclass(frozen=True)
+class ActionsReport:
+    """What the acting hooks did about the decision (pytest_cutover.actions_plugin)."""
+
+    outcomes: tuple[dict[str, Any], ...]
+    failure: str | None = None
+    exit_status: int | None = None
+
+    def lines(self) -> list[str]:
+        return [str(o["line"]) for o in self.outcomes]
+
+
+@dataclass(frozen=True)
 class Decision:
     verdict: Verdict
     reasons: tuple[str, ...]
@@ -75,9 +91,12 @@ class Decision:
     systems: Mapping[str, Any]
     config_path: str | None
     interrupted: bool
+    actions: ActionsReport | None = None
 
     @property
     def exit_status(self) -> int:
+        if self.actions is not None and self.actions.exit_status is not None:
+            return self.actions.exit_status
         return self.verdict.exit_status
 
     def gate_counts(self) -> dict[str, dict[str, int]]:
@@ -94,8 +113,10 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         verdicts = self.gate_verdicts()
+        failure = self.actions.failure if self.actions else None
         return {
             "schema_version": SCHEMA_VERSION,
+            **({"action_failure": failure} if failure else {}),
             "decision": self.verdict.value,
             "exit_status": self.exit_status,
             "step": self.step,
@@ -121,6 +142,7 @@ class Decision:
                 }
                 for t in self.tests
             ],
+            **({"actions": list(self.actions.outcomes)} if self.actions else {}),
         }
 
 

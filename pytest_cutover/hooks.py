@@ -1,8 +1,14 @@
 """Hooks pytest-cutover calls, for a team's conftest.py to act on the decision.
 
 Each fires exactly once per session, on the process that owns the session (the xdist controller
-under `-n N`, never a worker), after decision.json is written. All are broadcast hooks: every
-implementation is called and return values are ignored.
+under `-n N`, never a worker), after decision.json is written. They are broadcast hooks (every
+implementation is called, return values are ignored) except the two `before` hooks around
+actions, which stop at the first non-None result: a veto.
+
+The plugin's own implementations of the verdict hooks (pytest_cutover.actions_plugin, registered
+as "cutover-actions") roll back, hold or promote as `[actions]` says. Add to them by writing the
+same hook in conftest.py; replace them with
+``config.pluginmanager.unregister(name="cutover-actions")`` in your `pytest_configure`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_cutover.actions.actor import ActionOutcome, RollbackRequest, TrafficChange
     from pytest_cutover.decision import Decision
 
 hookspec = pytest.hookspec
@@ -65,4 +72,70 @@ def pytest_cutover_inconclusive(decision: Decision, config: pytest.Config) -> No
 
         def pytest_cutover_inconclusive(decision, config):
             page_on_call("cutover gate inconclusive: " + "; ".join(decision.reasons[:3]))
+    """
+
+
+@hookspec(firstresult=True)
+def pytest_cutover_before_traffic_change(
+    change: TrafficChange, config: pytest.Config
+) -> str | None:
+    """Called before the traffic driver changes the weight (a promotion, or a rollback's move to
+    0%). Return a reason to veto it; stops at the first non-None result.
+
+    :param change: `pytest_cutover.actions.actor.TrafficChange` (driver, from_percent,
+        to_percent, reason, step, dry_run).
+
+    A vetoed promotion exits 12; a vetoed rollback exits 11 (the rollback did not happen). A hook
+    that raises blocks a promotion but never a rollback.
+
+    Example, in conftest.py::
+
+        def pytest_cutover_before_traffic_change(change, config):
+            if change.to_percent > 50 and not change_window_open():
+                return "outside the change window"
+    """
+
+
+@hookspec
+def pytest_cutover_after_traffic_change(
+    change: TrafficChange, outcome: ActionOutcome, config: pytest.Config
+) -> None:
+    """Called after a traffic change was attempted, whatever happened.
+
+    :param outcome: `pytest_cutover.actions.actor.ActionOutcome` (status: done, no-op, failed,
+        dry-run; detail; duration_s).
+
+    Example, in conftest.py::
+
+        def pytest_cutover_after_traffic_change(change, outcome, config):
+            notify_chat(f"traffic to new: {change.to_percent:g}%: {outcome.status}")
+    """
+
+
+@hookspec(firstresult=True)
+def pytest_cutover_before_rollback(request: RollbackRequest, config: pytest.Config) -> str | None:
+    """Called before a rollback (traffic to 0% and the rollback helper). Return a reason to veto
+    it; stops at the first non-None result. A vetoed rollback exits 11, like a failed one.
+
+    :param request: `pytest_cutover.actions.actor.RollbackRequest` (reason, step, driver,
+        helper, dry_run).
+
+    Example, in conftest.py::
+
+        def pytest_cutover_before_rollback(request, config):
+            page_on_call(f"rolling back: {request.reason}")
+    """
+
+
+@hookspec
+def pytest_cutover_after_rollback(
+    request: RollbackRequest, outcome: ActionOutcome, config: pytest.Config
+) -> None:
+    """Called after a rollback was attempted; ``outcome.ok`` is False when it failed.
+
+    Example, in conftest.py::
+
+        def pytest_cutover_after_rollback(request, outcome, config):
+            if not outcome.ok:
+                page_on_call("ROLLBACK FAILED: " + outcome.detail)
     """

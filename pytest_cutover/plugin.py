@@ -8,6 +8,7 @@ writes decision.json and fires the hooks, exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_cutover import __version__, fixtures, hooks, keys
+from pytest_cutover import __version__, actions_plugin, fixtures, hooks, keys
 from pytest_cutover.config import ConfigError, CutoverConfig, load_config
 from pytest_cutover.decision import Decision, TestRecord, TestStatus, Verdict, decide
 from pytest_cutover.fixtures import NotConfigured
@@ -52,6 +53,7 @@ _SELECTS_GATES = re.compile(r"(?<!not )\bcanary_gate\b")
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
     pluginmanager.register(fixtures, "cutover-fixtures")
+    pluginmanager.register(actions_plugin, "cutover-actions")
 
 
 def _step_option(text: str) -> float:
@@ -278,7 +280,12 @@ class GateSession:
             Verdict.INCONCLUSIVE: hook.pytest_cutover_inconclusive,
         }[self.decision.verdict]
         verdict_hook(decision=self.decision, config=self.config)
-        if self.decision.verdict is not Verdict.GO:
+        actions = self.config.stash.get(keys.ACTIONS, None)
+        if actions is not None:
+            # What the acting hooks did (or failed to do) belongs in the decision file too.
+            self.decision = dataclasses.replace(self.decision, actions=actions)
+            write_json_atomically(self.decision_path, redactor.value(self.decision.to_dict()))
+        if self.decision.exit_status != 0:
             session.exitstatus = self.decision.exit_status
         document = redactor.value(self.decision.to_dict())
         assert isinstance(document, dict)

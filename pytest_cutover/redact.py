@@ -50,6 +50,14 @@ def url_password(url: str) -> str | None:
     return match["pw"] if match and match["pw"] else None
 
 
+def url_secrets(url: str) -> set[str]:
+    """The password and the values of sensitive query parameters (`?access_token=...`)."""
+    found = {url_password(url) or ""}
+    query = urlsplit(url).query
+    found.update(v for k, v in parse_qsl(query, True) if is_sensitive_name(k))
+    return {secret for secret in found if secret}
+
+
 class Redactor:
     """Scrubs known secret values, and secret-shaped URLs, from any text bound for a report."""
 

@@ -16,9 +16,3 @@ class Section(BaseModel):
     """Unknown keys are errors: a typo in a gate's config must never silently weaken the gate."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PendingSection(BaseModel):
-    """A section whose gate has not landed yet: accepted as written, validated when it lands."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.reports.atomic import write_json_atomically
 
 
@@ -27,3 +28,13 @@ def compute_once(directory: Path, name: str, compute: Callable[[], Any]) -> Any:
         value = compute()
         write_json_atomically(result, value)
         return value
+
+
+def shared_result(results: dict[str, Any], gate: str, name: str, missing: str) -> GateResult:
+    """One test's result from a computed-once run: {"error": why} when the run could not start,
+    `missing` when the run produced no result under this name; INCONCLUSIVE either way."""
+    if "error" in results:
+        return GateResult(gate, name, Outcome.INCONCLUSIVE, (f"cannot run: {results['error']}",))
+    if name not in results:
+        return GateResult(gate, name, Outcome.INCONCLUSIVE, (missing,))
+    return GateResult.from_dict(results[name])

@@ -180,6 +180,18 @@ def parse_threshold(source: str, known_names: Iterable[str] | None = None) -> Th
     return threshold
 
 
+def validated(sources: Iterable[str], known_names: Iterable[str]) -> list[str]:
+    """For a config validator: every threshold parses and names only known measurements; the
+    error is a ValueError so pydantic reports it under the config key."""
+    known = list(known_names)
+    for source in sources:
+        try:
+            parse_threshold(source, known)
+        except ThresholdError as err:
+            raise ValueError(str(err)) from None
+    return list(sources)
+
+
 def _tokenize(source: str) -> list[str]:
     tokens: list[str] = []
     position = 0

@@ -16,10 +16,10 @@ from pytest_cutover.config import CutoverConfig
 from pytest_cutover.fixtures import not_configured
 from pytest_cutover.gates.ab.judge import GATE, OVERALL
 from pytest_cutover.gates.ab.run import AbSetupError, make_plan, run_ab
-from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.gates.result import GateResult
 from pytest_cutover.plugin import loaded_config, run_dir
 from pytest_cutover.reports.atomic import write_json_atomically
-from pytest_cutover.shared import compute_once
+from pytest_cutover.shared import compute_once, shared_result
 
 pytestmark = [pytest.mark.canary_gate, pytest.mark.ab]
 
@@ -61,12 +61,9 @@ def ab_results(cutover_config: CutoverConfig, request: pytest.FixtureRequest) ->
 
 
 def _result(results: dict[str, Any], name: str) -> GateResult:
-    if "error" in results:
-        return GateResult(GATE, name, Outcome.INCONCLUSIVE, (f"cannot run: {results['error']}",))
-    if name not in results:
-        reason = "no result for this endpoint: the corpus changed during the run"
-        return GateResult(GATE, name, Outcome.INCONCLUSIVE, (reason,))
-    return GateResult.from_dict(results[name])
+    return shared_result(
+        results, GATE, name, "no result for this endpoint: the corpus changed during the run"
+    )
 
 
 def test_ab_endpoint(

@@ -23,9 +23,9 @@ from pytest_cutover.gates.load.gate import (
     endpoints_to_judge,
     run_load,
 )
-from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.gates.result import GateResult
 from pytest_cutover.plugin import loaded_config, run_dir
-from pytest_cutover.shared import compute_once
+from pytest_cutover.shared import compute_once, shared_result
 
 pytestmark = [pytest.mark.canary_gate, pytest.mark.load]
 
@@ -62,12 +62,9 @@ def load_results(
 
 
 def _result(results: dict[str, Any], name: str) -> GateResult:
-    if "error" in results:
-        return GateResult(GATE, name, Outcome.INCONCLUSIVE, (f"cannot run: {results['error']}",))
-    if name not in results:
-        # The run failed as a whole (locust crashed): the overall test carries why.
-        return GateResult(GATE, name, Outcome.INCONCLUSIVE, ("the load run produced no result",))
-    return GateResult.from_dict(results[name])
+    return shared_result(
+        results, GATE, name, "the load run produced no result (see test_load_budget)"
+    )
 
 
 def test_load_budget(

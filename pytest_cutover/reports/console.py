@@ -26,6 +26,9 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
         highlight=False,
         soft_wrap=False,
     )
+    actions = decision.actions
+    if actions is not None and actions.failure:
+        console.print(Text(f"!!! {actions.failure}", style="bold white on red"), soft_wrap=True)
     counts = decision.gate_counts()
     if counts:
         table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
@@ -46,6 +49,8 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
     hidden = len(decision.reasons) - _SHOWN_REASONS
     if hidden > 0:
         console.print(f"  ... and {hidden} more in {decision_file}")
+    for action in actions.lines() if actions else []:
+        console.print(Text(f"  action: {action}"), soft_wrap=True)
     step = "no step given" if decision.step is None else f"step {decision.step:g}%"
     line = Text("CUTOVER DECISION: ")
     line.append(decision.verdict.value, style=_STYLE[decision.verdict])

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from pytest_cutover.section import Duration, Section
-from pytest_cutover.thresholds import ThresholdError, parse_threshold
+from pytest_cutover.thresholds import validated
 from pytest_cutover.units import Kind, parse_literal
 
 Normaliser = Literal["timestamps", "uuid_case", "bool_int", "null_missing", "numbers"]
@@ -48,11 +48,8 @@ _BARE_RATE = re.compile(r"match_rate\s*[<>=!]=?\s*(?P<number>[0-9.]+)\s*$")
 
 
 def _thresholds(values: list[str]) -> list[str]:
+    validated(values, MEASUREMENTS)
     for source in values:
-        try:
-            parse_threshold(source, MEASUREMENTS)
-        except ThresholdError as err:
-            raise ValueError(str(err)) from None
         bare = _BARE_RATE.search(source)
         if bare and float(bare["number"]) > 1:
             # A share compared with 99.5 can never pass: the user meant 99.5%.

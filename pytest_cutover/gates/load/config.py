@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from pytest_cutover.section import Duration, Section
-from pytest_cutover.thresholds import ThresholdError, parse_threshold
+from pytest_cutover.thresholds import validated
 
 STATISTICS = ("rps", "error_rate", "p50", "p90", "p95", "p99", "max", "avg", "requests", "failures")
 MEASUREMENTS = (*STATISTICS, "target_rps", *(f"legacy.{name}" for name in STATISTICS))
@@ -23,12 +23,7 @@ Thresholds = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v,
 
 
 def _valid(values: list[str]) -> list[str]:
-    for source in values:
-        try:
-            parse_threshold(source, MEASUREMENTS)
-        except ThresholdError as err:
-            raise ValueError(str(err)) from None
-    return values
+    return validated(values, MEASUREMENTS)
 
 
 def _split(value: object) -> object:
