@@ -39,3 +39,23 @@ def test_no_summary_without_a_gate_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_other="def test_unrelated(): pass")
     assert pytester.runpytest_subprocess().ret == 0
     assert not (pytester.path / "reports" / "summary.md").exists()
+
+
+def test_actions_are_listed_in_the_summary(pytester: pytest.Pytester) -> None:
+    traffic = """
+[traffic]
+driver = "command"
+[traffic.command]
+set = ["sh", "-c", "echo {percent} > weight"]
+get = ["sh", "-c", "cat weight 2>/dev/null || echo 0"]
+"""
+    pytester.makefile(".toml", cutover=MINIMAL_CONFIG + traffic)
+    pytester.makepyfile(
+        test_gate="import pytest\npytestmark = pytest.mark.canary_gate\ndef test_ok(): pass\n"
+    )
+    result = pytester.runpytest_subprocess("-m", "canary_gate", "--cutover-step", "50",
+                                           "--cutover-promote")  # fmt: skip
+    assert result.ret == 0
+    summary = (pytester.path / "reports" / "summary.md").read_text()
+    assert "**Actions**\n\n- shift 0% -> 50%: done" in summary
+    assert (pytester.path / "weight").read_text().strip() == "50"

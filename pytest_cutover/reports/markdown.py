@@ -54,8 +54,10 @@ def render_markdown(document: Mapping[str, Any]) -> str:
             lines.append(f"- `{test['nodeid']}`: {test['status']}")
             lines += [f"  - {_escape(r)}" for r in test.get("reasons", [])[:_SHOWN_PER_TEST]]
         lines += ["", "</details>", ""]
-    for action in document.get("actions", []):
-        lines.append(f"- action: {_escape(str(action))}")
+    actions = document.get("actions", [])
+    if actions:
+        lines += ["**Actions**", ""]
+        lines += [f"- {_escape(str(a.get('line', a)))}" for a in actions]
     return "\n".join(lines).rstrip() + "\n"
 
 
