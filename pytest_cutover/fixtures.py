@@ -3,6 +3,8 @@ with a fixture of the same name and scope (for example to build `new_http` with 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -14,6 +16,7 @@ from pytest_cutover.config import CutoverConfig
 from pytest_cutover.gates import GATE_NAMES
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.launcher import StartError, SystemPool
+from pytest_cutover.progress import SILENT, Progress, TerminalProgress
 from pytest_cutover.reports.attachments import attachments_for
 from pytest_cutover.systems import System
 
@@ -117,6 +120,31 @@ def legacy_db(legacy: System) -> Iterator[Engine]:
 def new_db(new: System) -> Iterator[Engine]:
     """A read-only SQLAlchemy `Engine` on new's database; skips as not configured without one."""
     yield from _engine(new)
+
+
+@pytest.fixture(scope="session")
+def cutover_progress(pytestconfig: pytest.Config) -> Progress:
+    """Where long gates say how far they are: a terminal gets a line redrawn in place; a CI
+    log (CI set, or no terminal) a line every CUTOVER_PROGRESS_INTERVAL seconds (default 30).
+    Silent on xdist workers, whose output pytest never shows."""
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if hasattr(pytestconfig, "workerinput") or reporter is None:
+        return SILENT
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    interactive = bool(reporter.isatty) and not os.environ.get("CI")
+
+    def show(line: str, final: bool) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            if not interactive:
+                reporter.write_line(line)  # on a line of its own, after any test results
+                return
+            reporter.ensure_newline()  # never redraw over the line of test results
+            reporter.rewrite(line, erase=True)
+            if final:
+                reporter.write("\n")
+
+    interval = float(os.environ.get("CUTOVER_PROGRESS_INTERVAL", "30"))
+    return TerminalProgress(show, interactive, interval)
 
 
 @pytest.fixture

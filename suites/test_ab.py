@@ -48,7 +48,9 @@ def ab_results(cutover_config: CutoverConfig, request: pytest.FixtureRequest) ->
             plan = make_plan(cutover_config)
             uses_legacy = not cutover_config.ab.legacy_from_baseline
             legacy = request.getfixturevalue("legacy") if uses_legacy else None
-            results = run_ab(cutover_config, legacy, request.getfixturevalue("new"), plan)
+            new = request.getfixturevalue("new")
+            progress = request.getfixturevalue("cutover_progress")
+            results = run_ab(cutover_config, legacy, new, plan, progress=progress)
         except AbSetupError as err:
             return {"error": str(err)}
         found = {r.name: r.to_dict() for r in results}

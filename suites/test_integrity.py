@@ -4,8 +4,10 @@ on the first test; each test then records its own table's result."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,6 +17,7 @@ from pytest_cutover.fixtures import not_configured
 from pytest_cutover.gates import integrity
 from pytest_cutover.gates.result import GateResult
 from pytest_cutover.plugin import loaded_config
+from pytest_cutover.progress import Progress
 
 pytestmark = [pytest.mark.canary_gate, pytest.mark.integrity]
 Runner = Callable[[integrity.TableCheck], GateResult]
@@ -47,16 +50,41 @@ def integrity_runner(
     engines = {side: request.getfixturevalue(f"{side}_db") for side in ("legacy", "new")}
     reports = request.config.stash[keys.SETTINGS].reports_dir.value
     redactor = cutover_config.redactor
-    if hasattr(request.config, "workerinput"):
-        yield lambda table: integrity.check_table(table, settings, engines, redactor, reports)
-        return
-    with ThreadPoolExecutor(settings.parallel, thread_name_prefix="integrity") as pool:
-        futures = integrity.start_tables(
-            settings, engines, redactor, reports, pool, _selected(request.session)
-        )
-        yield lambda table: futures[table.label].result()
-        for future in futures.values():
-            future.cancel()
+    with _progress_from_log(request.getfixturevalue("cutover_progress")):
+        if hasattr(request.config, "workerinput"):
+            yield lambda table: integrity.check_table(table, settings, engines, redactor, reports)
+            return
+        with ThreadPoolExecutor(settings.parallel, thread_name_prefix="integrity") as pool:
+            futures = integrity.start_tables(
+                settings, engines, redactor, reports, pool, _selected(request.session)
+            )
+            yield lambda table: futures[table.label].result()
+            for future in futures.values():
+                future.cancel()
+
+
+@contextmanager
+def _progress_from_log(progress: Progress) -> Iterator[None]:
+    """The gate logs how far it hashed each table; for as long as it runs, those lines are
+    the progress the person waiting sees."""
+    log = logging.getLogger("pytest_cutover.integrity")
+    handler, level = _ProgressHandler(progress), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+class _ProgressHandler(logging.Handler):
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.progress.update("integrity", note=record.getMessage())
 
 
 def test_table(
@@ -69,6 +97,7 @@ def test_table(
         return
     runner: Runner = request.getfixturevalue("integrity_runner")
     result = runner(integrity_table)
+    request.getfixturevalue("cutover_progress").finish("integrity", f"{result.name} compared")
     _attach_differences(result)
     record_gate(result)
 

@@ -52,7 +52,8 @@ def load_results(
         legacy = request.getfixturevalue("legacy") if needs_legacy(load.all_thresholds) else None
         reports = request.config.stash[keys.SETTINGS].reports_dir.value
         try:
-            results = run_load(cutover_config, new, legacy, cutover_step, reports)
+            progress = request.getfixturevalue("cutover_progress")
+            results = run_load(cutover_config, new, legacy, cutover_step, reports, progress)
         except LoadSetupError as err:
             return {"error": str(err)}
         return {r.name: r.to_dict() for r in results}

@@ -29,4 +29,5 @@ def test_monitor(
     )
     systems = {name: request.getfixturevalue(name) for name in SYSTEM_NAMES}
     clients = {name: request.getfixturevalue(f"{name}_http") for name in SYSTEM_NAMES}
-    record_gate(monitor(cutover_config, systems, clients, duration, interval))
+    progress = request.getfixturevalue("cutover_progress")
+    record_gate(monitor(cutover_config, systems, clients, duration, interval, progress))

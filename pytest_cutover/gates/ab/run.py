@@ -32,6 +32,7 @@ from pytest_cutover.gates.ab.replay import (
     replay,
 )
 from pytest_cutover.gates.result import GateResult
+from pytest_cutover.progress import SILENT, Progress
 from pytest_cutover.redact import is_sensitive_name, redact_url
 from pytest_cutover.systems import System
 
@@ -106,6 +107,7 @@ def run_ab(
     new: System,
     plan: Plan,
     today: dt.date | None = None,
+    progress: Progress = SILENT,
 ) -> list[GateResult]:
     """Replay the plan and judge it: one result per endpoint group, then the overall one."""
     ab = config.ab
@@ -120,15 +122,21 @@ def run_ab(
     judge = Judge(ab, config.redactor, today or dt.date.today(), sampled_noise)
     items = plan.replay
 
+    done = 0
+
     def handle(index: int, answers: tuple[Answer, ...]) -> None:
+        nonlocal done
         planned = items[index]
         judge.add(planned.group, planned.rule, planned.request, answers)
+        done += 1
+        progress.update("ab replay", done, len(items))
 
     async def go() -> ReplayTiming:
         async with _Sources(config, legacy, new, recording, sampled_noise) as sources:
             return await replay([p.request for p in items], sources, ab.concurrency, handle)
 
     timing = asyncio.run(go())
+    progress.finish("ab replay", f"{len(items)} requests, {len(items) / timing.wall:.0f}/s")
     extra = {
         "corpus": {
             "file": ab.corpus,

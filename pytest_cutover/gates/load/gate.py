@@ -23,6 +23,7 @@ from pytest_cutover.gates.load.profile import Profile, ProfileError, make_profil
 from pytest_cutover.gates.load.runner import LocustRun, LocustStartError, run_locust
 from pytest_cutover.gates.load.stats import EndpointStats, LiveSample, read_failures, read_stats
 from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.progress import SILENT, Progress
 from pytest_cutover.systems import System
 from pytest_cutover.thresholds import Verdict, parse_threshold
 from pytest_cutover.units import Kind, Quantity
@@ -63,6 +64,7 @@ def run_load(
     legacy: System | None,
     step: float | None,
     reports: Path,
+    progress: Progress = SILENT,
 ) -> list[GateResult]:
     """Results: the overall one first, then one per endpoint with its own thresholds."""
     load = config.load
@@ -70,7 +72,9 @@ def run_load(
     shape = Shape.for_step(load, step)
     with tempfile.TemporaryDirectory(prefix="cutover-load-") as private:
         locustfile, env, profile = _locustfile(config, load, shape)
-        plan = _Plan(config, load, shape, locustfile, env, profile, reports, Path(private))
+        plan = _Plan(
+            config, load, shape, locustfile, env, profile, reports, Path(private), progress
+        )
         try:
             runs = {"new": plan.run(new)}
             if needs_legacy(load.all_thresholds) and legacy is not None and _usable(runs["new"]):
@@ -111,6 +115,7 @@ class _Plan:
     profile: Profile | None
     reports: Path
     private: Path
+    progress: Progress
 
     def run(self, system: System) -> LocustRun:
         folder = self.reports / "load" / system.name
@@ -124,6 +129,12 @@ class _Plan:
         abort = [parse_threshold(t) for t in load.abort_on_fail] if system.name == "new" else []
 
         def should_abort(sample: LiveSample) -> str | None:
+            requests = sample.measurements["requests"]
+            self.progress.update(
+                f"load {system.name}", sample.elapsed, load.duration, f"{requests:,.0f} requests"
+            )
+            if sample.elapsed < load.abort_delay:
+                return None
             quantities = _quantities(sample.measurements)
             for threshold in abort:
                 found = threshold.evaluate(quantities)
@@ -131,11 +142,13 @@ class _Plan:
                     return found.explanation
             return None
 
-        return run_locust(
+        run = run_locust(
             load.locust_command,
             self.locustfile, system.base_url, self.shape.users, load.spawn_rate, load.duration,
-            load.processes, folder, env, should_abort, load.abort_delay,
+            load.processes, folder, env, should_abort,
         )  # fmt: skip
+        self.progress.finish(f"load {system.name}", run.aborted or "")
+        return run
 
 
 def _usable(run: LocustRun) -> bool:

@@ -74,7 +74,6 @@ def run_locust(
     folder: Path,
     env: Mapping[str, str],
     should_abort: Callable[[LiveSample], str | None],
-    abort_delay: float,
 ) -> LocustRun:
     folder.mkdir(parents=True, exist_ok=True)
     command: list[str] = [
@@ -100,9 +99,7 @@ def run_locust(
             )
         except OSError as err:
             raise LocustStartError(f"cannot start {command[0]!r}: {err.strerror}") from None
-        aborted, usage, status = _watch(
-            process, folder, started, duration, should_abort, abort_delay
-        )
+        aborted, usage, status = _watch(process, folder, started, duration, should_abort)
     process.returncode = os.waitstatus_to_exitcode(status) if status is not None else None
     stderr_text = stderr_path.read_text(encoding="utf-8", errors="replace")
     return LocustRun(
@@ -123,10 +120,10 @@ def _watch(
     started: float,
     duration: float,
     should_abort: Callable[[LiveSample], str | None],
-    abort_delay: float,
 ) -> tuple[str | None, resource.struct_rusage | None, int | None]:
-    """Wait for locust, reaping it with wait4 for its CPU use; stop it on a breached abort
-    threshold, and kill it if it outlives its duration by far (it must never run unbounded)."""
+    """Wait for locust, reaping it with wait4 for its CPU use; show each second's snapshot to
+    `should_abort` and stop locust when it names a breach; kill locust if it outlives its
+    duration by far (it must never run unbounded)."""
     aborted: str | None = None
     deadline = started + duration + STOP_GRACE_SECONDS + 30.0
     terminated_at: float | None = None
@@ -136,7 +133,7 @@ def _watch(
             return aborted, usage, status
         now = time.time()
         if terminated_at is None:
-            if aborted is None and now - started >= abort_delay:
+            if aborted is None:
                 samples = read_live(folder / LIVE_FILE, started)
                 breached = should_abort(samples[-1]) if samples else None
                 if breached:

@@ -19,6 +19,7 @@ from pytest_cutover.config import SYSTEM_NAMES, CutoverConfig
 from pytest_cutover.gates import smoke
 from pytest_cutover.gates.metrics.gate import MetricsWatch, every
 from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.progress import SILENT, Progress
 from pytest_cutover.systems import System
 
 GATE = "monitor"
@@ -31,6 +32,7 @@ def monitor(
     clients: Mapping[str, httpx.Client],
     duration: float,
     interval: float,
+    progress: Progress = SILENT,
 ) -> GateResult:
     """Watch for `duration` seconds, one round every `interval` seconds; one GateResult."""
     checks = [
@@ -56,11 +58,13 @@ def monitor(
                 watch.poll(now)
             failed = [r.name for r in smoke_problems.values() if r.outcome is Outcome.FAIL]
             breached = watch.breached if watch is not None else []
+            progress.update("monitor", done, rounds, "rounds")
             if failed or breached:
                 stopped = f"stopped after {done} of {rounds} rounds: " + ", ".join(
                     [*failed, *(f"rule {name!r}" for name in breached)]
                 )
                 break
+    progress.finish("monitor", stopped or f"{done} rounds")
     parts = list(smoke_problems.values())
     if watch is not None:
         parts += watch.results(config.redactor)
