@@ -11,7 +11,6 @@ import difflib
 import json
 import os
 import re
-import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,7 +39,7 @@ from pytest_cutover.redact import (
     redact_url,
     url_secrets,
 )
-from pytest_cutover.section import Duration, Section
+from pytest_cutover.section import CommandLine, Duration, Section
 
 CONFIG_FILENAME = "cutover.toml"
 SystemName = Literal["legacy", "new"]
@@ -58,10 +57,6 @@ class HealthPaths(Section):
     liveness: str = "/health/liveness"
 
 
-def _split_command(value: object) -> object:
-    return shlex.split(value) if isinstance(value, str) else value
-
-
 def _status_list(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
         return [value]
@@ -73,7 +68,7 @@ def _status_list(value: object) -> object:
 class StartSpec(Section):
     """How the plugin starts a system itself (the embedded demo, or a local build under test)."""
 
-    command: Annotated[list[str], BeforeValidator(_split_command)] = Field(min_length=1)
+    command: CommandLine = Field(min_length=1)
     ready: str | None = None
     timeout: Duration = 30.0
     env: dict[str, str] = {}

@@ -7,13 +7,12 @@ its script path was wrong has already failed the people relying on it.
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from pytest_cutover.redact import is_sensitive_name, url_password
-from pytest_cutover.section import Duration, Section
+from pytest_cutover.section import CommandLine, Duration, Section
 
 PLACEHOLDERS = ("{percent}", "{legacy_percent}")
 MAX_RETRIES = 5
@@ -22,15 +21,11 @@ _NGINX_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NGINX_UNSAFE = re.compile(r"[;{}'\"\s#$]")
 
 
-def _split(value: object) -> object:
-    return shlex.split(value) if isinstance(value, str) else value
-
-
 def _statuses(value: object) -> object:
     return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-Command = Annotated[list[str], BeforeValidator(_split), Field(min_length=1)]
+Command = Annotated[CommandLine, Field(min_length=1)]
 Statuses = Annotated[list[int], BeforeValidator(_statuses), Field(min_length=1)]
 Retries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from pytest_cutover.section import Duration, Section
+from pytest_cutover.section import Duration, Section, StrList
 from pytest_cutover.thresholds import validated
 from pytest_cutover.units import Kind, parse_literal
 
@@ -57,7 +57,7 @@ def _thresholds(values: list[str]) -> list[str]:
     return values
 
 
-Thresholds = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+Thresholds = StrList
 
 
 class ComparisonRules(Section):

@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from pytest_cutover.section import Duration, Section
+from pytest_cutover.section import Duration, Section, StrList
 
 CompareAs = Literal["text", "number", "boolean", "timestamp", "date", "uuid", "json", "bytes"]
 _OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
 
 
-def _one_or_many(value: object) -> object:
-    return [value] if isinstance(value, str) else value
-
-
-Names = Annotated[list[str], BeforeValidator(_one_or_many)]
+Names = StrList
 
 
 class ColumnOptions(Section):

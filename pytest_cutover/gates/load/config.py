@@ -7,27 +7,22 @@ for relative budgets, legacy's (`p95 <= 1.2 * legacy.p95`), measured in the same
 from __future__ import annotations
 
 import re
-import shlex
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from pytest_cutover.section import Duration, Section
+from pytest_cutover.section import CommandLine, Duration, Section, StrList
 from pytest_cutover.thresholds import validated
 
 STATISTICS = ("rps", "error_rate", "p50", "p90", "p95", "p99", "max", "avg", "requests", "failures")
 MEASUREMENTS = (*STATISTICS, "target_rps", *(f"legacy.{name}" for name in STATISTICS))
 _LEGACY = re.compile(r"\blegacy\.")
 
-Thresholds = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+Thresholds = StrList
 
 
 def _valid(values: list[str]) -> list[str]:
     return validated(values, MEASUREMENTS)
-
-
-def _split(value: object) -> object:
-    return shlex.split(value) if isinstance(value, str) else value
 
 
 def needs_legacy(thresholds: list[str]) -> bool:
@@ -38,7 +33,7 @@ class LoadConfig(Section):
     locustfile: str | None = None
     # How to start locust; by default the running interpreter's (`python -m locust`). Another
     # virtualenv keeps locust's gevent and its pins out of the one pytest runs in.
-    locust_command: Annotated[list[str], BeforeValidator(_split)] = []
+    locust_command: CommandLine = []
     profile: Literal["auto", "corpus", "smoke"] = "auto"
     users: int = Field(default=10, ge=1)
     spawn_rate: float = Field(default=10.0, gt=0)

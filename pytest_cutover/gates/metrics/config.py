@@ -10,18 +10,18 @@ loads, against the measurements its rule produces.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pytest_cutover.gates.metrics.presets import PRESETS, Preset
-from pytest_cutover.section import Duration, Section
+from pytest_cutover.section import Duration, Section, StrList
 from pytest_cutover.thresholds import Threshold, ThresholdError, parse_threshold
 
 LEGACY_PREFIX = "legacy."
 Level = Literal["critical", "warning"]
 LEVELS: tuple[Level, Level] = ("critical", "warning")
-Thresholds = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+Thresholds = StrList
 PresetName = Literal[
     "request_rate",
     "error_rate",
