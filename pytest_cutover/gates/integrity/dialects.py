@@ -235,8 +235,9 @@ class PostgreSQL(Dialect):
         else:
             moment = f"(({c})::text)::timestamptz AT TIME ZONE 'UTC'"
         stamp = self._cut(f"to_char({moment}, {self._STAMP})", column.precision)
-        # to_char gives NULL for 'infinity': written as text instead, it never passes for NULL.
-        return f"CASE WHEN isfinite({moment}) THEN {stamp} ELSE ({moment})::text END"
+        # to_char gives NULL for 'infinity' (and only then, or for NULL): written as text
+        # instead, it never passes for NULL; coalesce costs nothing on finite values.
+        return f"coalesce({stamp}, ({moment})::text)"
 
     @staticmethod
     def _cut(stamp: str, precision: int) -> str:
@@ -249,7 +250,7 @@ class PostgreSQL(Dialect):
             if column.native in ("date", "timestamp")
             else f"(({column.sql})::text)::date"
         )
-        return f"CASE WHEN isfinite({c}) THEN to_char({c}, 'YYYY-MM-DD') ELSE ({c})::text END"
+        return f"coalesce(to_char({c}, 'YYYY-MM-DD'), ({c})::text)"
 
     def _uuid(self, column: ColumnSql, decimals: int | None) -> str:
         return f"lower(({column.sql})::text)"
