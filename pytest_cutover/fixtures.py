@@ -186,15 +186,6 @@ def _cutover_allure_labels(request: pytest.FixtureRequest) -> None:
     allure.dynamic.severity(allure.severity_level.CRITICAL)
 
 
-_ALLURE_TYPES = {
-    "text": "TEXT",
-    "csv": "CSV",
-    "svg": "SVG",
-    "json": "JSON",
-    "html": "HTML",
-}
-
-
 def _attach_to_allure(result: GateResult) -> None:
     import allure  # allure-pytest's public API; every call is a no-op without --alluredir
 
@@ -202,5 +193,5 @@ def _attach_to_allure(result: GateResult) -> None:
         allure.attach(
             attachment.content,
             name=attachment.name,
-            attachment_type=getattr(allure.attachment_type, _ALLURE_TYPES[attachment.kind]),
+            attachment_type=getattr(allure.attachment_type, attachment.kind.upper()),
         )

@@ -28,14 +28,17 @@ class CountingServer:
 
         self.server, self.url = serve(Handler)
 
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
 
 @pytest.fixture
 def servers() -> Iterator[tuple[CountingServer, CountingServer]]:
     pair = (CountingServer(), CountingServer())
     yield pair
     for server in pair:
-        server.server.shutdown()
-        server.server.server_close()
+        server.close()
 
 
 def project(pytester: pytest.Pytester, legacy: str, new: str, corpus: str) -> None:

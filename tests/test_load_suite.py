@@ -16,8 +16,7 @@ from .test_ab_suite import CountingServer
 def server() -> Iterator[CountingServer]:
     found = CountingServer()
     yield found
-    found.server.shutdown()
-    found.server.server_close()
+    found.close()
 
 
 def test_load_suite_runs_locust_outside_the_pytest_process(
