@@ -45,10 +45,18 @@ def main() -> None:
                     "concurrency": args.concurrency,
                 }
                 config = base.model_copy(update={"ab": AbConfig.model_validate(settings)})
-                plan = make_plan(config)
+                plan = make_plan(config.ab, config.base_dir, config.redactor)
                 timings = []
                 for _ in range(args.runs):
-                    results = run_ab(config, legacy, new, plan, dt.date.today())
+                    results = run_ab(
+                        config.ab,
+                        config.base_dir,
+                        config.redactor,
+                        legacy,
+                        new,
+                        plan,
+                        dt.date.today(),
+                    )
                     timings.append(next(r for r in results if r.name == OVERALL).evidence["timing"])
                 wall = statistics.median(t["wall_seconds"] for t in timings)
                 diff = statistics.median(t["comparing_seconds"] for t in timings)

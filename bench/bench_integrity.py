@@ -34,8 +34,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import Engine
 
-from pytest_cutover.gates.integrity import IntegrityConfig, TableCheck, check_table
-from pytest_cutover.gates.integrity.gate import bucket_digits
+from pytest_cutover.gates.integrity.config import IntegrityConfig, TableCheck
+from pytest_cutover.gates.integrity.gate import bucket_digits, check_table
 from pytest_cutover.gates.integrity.plan import build_plan
 from pytest_cutover.gates.integrity.readers import reader_for
 from pytest_cutover.gates.result import GateResult

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pytest_cutover.config import load_config
 from pytest_cutover.gates.load.config import LoadConfig
-from pytest_cutover.gates.load.gate import OVERALL, PROFILE_LOCUSTFILE, run_load
+from pytest_cutover.gates.load.gate import OVERALL, PROFILE_LOCUSTFILE, LoadGate, run_load
 from pytest_cutover.gates.load.profile import make_profile
 from pytest_cutover.gates.load.stats import read_stats
 from pytest_cutover.launcher import SystemPool, free_port
@@ -78,18 +78,24 @@ def overhead(runs: int, seconds: int) -> None:
     base = load_config(REPO / "cutover.toml")
     settings = {"users": USERS, "rate": RATE, "duration": seconds, "thresholds": ["p95 < 10s"]}
     config = base.model_copy(update={"load": LoadConfig.model_validate(settings)})
+    plan = LoadGate().section(config)
+    assert plan is not None
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         pool = SystemPool(base, folder / "systems")
         try:
             new = pool.get("new")
-            make_profile(config).write_for(new, config, folder / "profile.json")
+            make_profile(plan, config.base_dir, config.redactor).write_for(
+                new, config.ab, folder / "profile.json"
+            )
             env = {**os.environ, "CUTOVER_LOAD_PROFILE": str(folder / "profile.json"),
                    "CUTOVER_LOAD_USER_RATE": f"{RATE / USERS:g}"}  # fmt: skip
             plain, gated = [], []
             for _ in range(runs):
                 plain.append(plain_locust(PROFILE_LOCUSTFILE, new.base_url, seconds, folder, env))
-                result = run_load(config, new, None, None, folder / "gate")[0]
+                result = run_load(
+                    plan, config.base_dir, config.redactor, new, None, None, folder / "gate"
+                )[0]
                 assert result.name == OVERALL
                 gated.append((result.measurements["rps"], result.measurements["p95"] * 1000))
         finally:

@@ -1,24 +1,23 @@
-"""The pytest glue for actions: the default implementations of the verdict hooks that act.
+"""The pytest glue for actions: the plugin's own `pytest_cutover_act`, the session's one step
+between deciding and writing the decision.
 
-On NO-GO they roll back (or hold), on INCONCLUSIVE they hold (or roll back), on GO they promote
-to the step's weight when `--cutover-promote` is given, as `[actions]` says. These are hooks like
-any team's: a conftest.py adds its own beside them, or unregisters "cutover-actions" to replace
-them. The hooks only fire on the process that owns the session (GateSession is never registered
-on an xdist worker); the worker check and the once-only stash key below make that a guarantee
-of this module too, not only of its caller.
+On NO-GO it rolls back (or holds), on INCONCLUSIVE it holds (or rolls back), on GO it promotes to
+the step's weight when `--cutover-promote` is given and the run was complete, as `[actions]`
+says. The policy for runs that left gates out (`-m smoke`, `-k`): a NO-GO or INCONCLUSIVE acts as
+configured, since any gate that failed shows the new system is bad or unjudged; a promotion needs
+every configured gate. A team replaces this by unregistering "cutover-actions". The hook is only
+called on the process that owns the session; the worker check makes that a guarantee of this
+module too, not only of its caller.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_cutover import keys
-from pytest_cutover.actions.actor import ActionOutcome, Actor, Callbacks
-from pytest_cutover.actions.audit import AUDIT_FILE, AuditLog
-from pytest_cutover.config import CutoverConfig
 from pytest_cutover.decision import (
     ACTION_FAILED_EXIT,
     ROLLBACK_FAILED_EXIT,
@@ -27,42 +26,21 @@ from pytest_cutover.decision import (
     Verdict,
 )
 
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("cutover")
-    group.addoption(
-        "--cutover-dry-run",
-        dest="cutover_dry_run",
-        action="store_true",
-        default=False,
-        help="show (and audit) what the decision would do to traffic, and change nothing.",
-    )
-    group.addoption(
-        "--cutover-promote",
-        dest="cutover_promote",
-        action="store_true",
-        default=False,
-        help="on GO, shift the new system's traffic to the --cutover-step weight "
-        "(needs a [traffic] driver).",
-    )
+if TYPE_CHECKING:
+    from pytest_cutover.actions.actor import ActionOutcome, Callbacks
+    from pytest_cutover.config import CutoverConfig
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config: pytest.Config) -> None:
-    """Refuse a promotion that could never happen before any gate runs, not after."""
-    if not config.option.cutover_promote or config.option.help:
-        return
-    cutover_config = config.stash.get(keys.CONFIG, None)
-    if cutover_config is None or cutover_config.traffic is None:
-        raise pytest.UsageError("--cutover-promote needs a [traffic] driver in cutover.toml")
-    if config.stash[keys.SETTINGS].step.value is None:
-        raise pytest.UsageError("--cutover-promote needs the step to promote to: --cutover-step")
+def pytest_cutover_act(decision: Decision, config: pytest.Config) -> ActionsReport | None:
+    """Audit the decision, then roll back, hold or promote as [actions] says."""
+    from pytest_cutover.actions.audit import AUDIT_FILE, AuditLog
+    from pytest_cutover.plugin import loaded_config
 
-
-def pytest_cutover_decision(decision: Decision, config: pytest.Config) -> None:
-    cutover_config = config.stash.get(keys.CONFIG, None)
-    if cutover_config is None or hasattr(config, "workerinput"):
-        return
+    if hasattr(config, "workerinput"):
+        return None
+    cutover_config = loaded_config(config)
+    if cutover_config is None:
+        return None
     audit = AuditLog(_reports(config) / AUDIT_FILE, cutover_config.redactor, "pytest", _run(config))
     audit.append(
         {
@@ -70,31 +48,26 @@ def pytest_cutover_decision(decision: Decision, config: pytest.Config) -> None:
             "decision": decision.verdict.value,
             "step": decision.step,
             "reasons": list(decision.reasons[:5]),
+            "left_out": list(decision.left_out),
         }
     )
+    return _act(decision, config, cutover_config)
 
 
-def pytest_cutover_go(decision: Decision, config: pytest.Config) -> None:
-    _act(decision, config)
+def _act(
+    decision: Decision, config: pytest.Config, cutover_config: CutoverConfig
+) -> ActionsReport | None:
+    from pytest_cutover.actions.actor import ActionOutcome, Actor
 
-
-def pytest_cutover_no_go(decision: Decision, config: pytest.Config) -> None:
-    _act(decision, config)
-
-
-def pytest_cutover_inconclusive(decision: Decision, config: pytest.Config) -> None:
-    _act(decision, config)
-
-
-def _act(decision: Decision, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or keys.ACTIONS in config.stash:
-        return
-    cutover_config = config.stash.get(keys.CONFIG, None)
-    if cutover_config is None:
-        return
     action = _action_for(decision.verdict, cutover_config, config.option.cutover_promote)
     if action is None:
-        return
+        return None
+    if action == "shift" and decision.partial:
+        left_out = ", ".join(decision.left_out)
+        outcome = ActionOutcome(
+            "shift", "refused", f"a promotion needs a complete gate run; left out: {left_out}"
+        )
+        return report_of(outcome)
     step = decision.step
     reason = f"gate decision {decision.verdict.value} at step {_step(step)}" + (
         f": {decision.reasons[0]}" if decision.reasons else ""
@@ -118,7 +91,7 @@ def _act(decision: Decision, config: pytest.Config) -> None:
             outcome = actor.shift(step, reason=reason, step=step, **context)
     except Exception as err:  # the audit log itself could not be written: still loud, not lost
         outcome = ActionOutcome(action, "failed", f"unexpected {type(err).__name__}: {err}")
-    config.stash[keys.ACTIONS] = report_of(outcome)
+    return report_of(outcome)
 
 
 def _action_for(verdict: Verdict, cutover_config: CutoverConfig, promote: bool) -> str | None:
@@ -143,6 +116,8 @@ def report_of(outcome: ActionOutcome) -> ActionsReport:
 
 
 def _callbacks(config: pytest.Config) -> Callbacks:
+    from pytest_cutover.actions.actor import Callbacks
+
     hook = config.hook
     return Callbacks(
         before_traffic_change=lambda change: hook.pytest_cutover_before_traffic_change(

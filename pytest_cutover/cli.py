@@ -3,70 +3,113 @@
 `check` validates a config the way the plugin would and shows it with secrets masked;
 `ab-record` records legacy's answers to the A/B corpus, for gating when legacy cannot be asked;
 `status`, `shift`, `rollback` and `run` act on traffic (pytest_cutover.actions.commands);
-`init` writes a commented cutover.toml and the gate suites into a team's repository.
+`init` writes a commented cutover.toml.
+
+The config file and the reports folder are resolved exactly as the plugin resolves them
+(option, then CUTOVER_CONFIG / CUTOVER_REPORTS, then the nearest cutover.toml upward), so
+`cutover status` reads the audit log the gate run wrote. Heavy modules are imported by the
+command that needs them: `cutover --version` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from pytest_cutover import __version__
-from pytest_cutover.actions.commands import ACTION_COMMANDS, add_commands, run_command
-from pytest_cutover.config import CONFIG_FILENAME, ConfigError, CutoverConfig, load_config
-from pytest_cutover.gates.ab.run import AbSetupError, make_plan, record_baseline
-from pytest_cutover.launcher import StartError, SystemPool
-from pytest_cutover.scaffold import ScaffoldError, scaffold
+from pytest_cutover.settings import CONFIG_FILENAME, add_setting_options, resolve_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pytest_cutover.config import CutoverConfig
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    from rich.console import Console
+    from rich.markup import escape
+
+    errors = Console(stderr=True, highlight=False)
+    if args.command == "init":
+        return _init(args.dir, args.force)
+    from pytest_cutover.config import ConfigError, load_config
+    from pytest_cutover.gates.ab.run import AbSetupError
+    from pytest_cutover.gates.base import GateSetupError
+    from pytest_cutover.launcher import StartError
+
+    try:
+        settings = resolve_settings(
+            option={"config": args.cutover_config, "reports": args.cutover_reports},
+            ini={},
+            environ=os.environ,
+            rootdir=Path.cwd(),
+            invocation_dir=Path.cwd(),
+        )
+        path = settings.config_path.value
+        if path is None:
+            raise ConfigError(
+                f"no {CONFIG_FILENAME} here or in a folder above: give --config PATH or set "
+                "CUTOVER_CONFIG (`cutover init` writes one)"
+            )
+        config = load_config(path)
+        if args.command == "check":
+            return _check(config, args.json)
+        if args.command == "ab-record":
+            return _record(config, args.out, errors)
+        from pytest_cutover.actions.commands import run_command
+
+        return run_command(args, config, settings.reports_dir.value)
+    except (ConfigError, AbSetupError, GateSetupError, StartError, ValueError) as err:
+        errors.print(f"[red]error:[/red] {escape(str(err))}", markup=True)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cutover", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pytest-cutover {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate cutover.toml and show it, secrets masked")
-    check.add_argument("--config", type=Path, default=Path(CONFIG_FILENAME), metavar="PATH")
     check.add_argument("--json", action="store_true", help="print the systems as JSON")
     record = commands.add_parser(
         "ab-record", help="record legacy's answers to the A/B corpus (ab.baseline)"
     )
-    record.add_argument("--config", type=Path, default=Path(CONFIG_FILENAME), metavar="PATH")
     record.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="default: ab.baseline"
     )
+    from pytest_cutover.actions.commands import add_commands
+
     add_commands(commands)
-    init = commands.add_parser("init", help="write a commented cutover.toml and the gate suites")
-    init.add_argument("--dir", type=Path, default=Path("."), metavar="DIR")
-    init.add_argument("--force", action="store_true", help="overwrite files that exist")
-    args = parser.parse_args(argv)
-    errors = Console(stderr=True, highlight=False)
-    if args.command == "init":
-        return _init(args.dir, args.force, errors)
-    try:
-        config = load_config(args.config)
-        if args.command == "ab-record":
-            return _record(config, args.out, errors)
-        if args.command in ACTION_COMMANDS:
-            return run_command(args, config)
-    except (ConfigError, AbSetupError, StartError) as err:
-        errors.print(f"[red]error:[/red] {escape(str(err))}", markup=True)
-        return 2
-    return _check(config, args.json)
+    for command in commands.choices.values():
+        add_setting_options(command.add_argument, "", ("config", "reports"))
+    init = commands.add_parser("init", help="write a commented cutover.toml")
+    init.add_argument(
+        "--dir", type=Path, default=Path("."), metavar="DIR", help="where to write it (default: .)"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite a cutover.toml that exists")
+    return parser
 
 
 def _record(config: CutoverConfig, out: Path | None, errors: Console) -> int:
-    target = out or (config.base_dir / config.ab.baseline if config.ab.baseline else None)
+    from rich.console import Console
+
+    from pytest_cutover.gates.ab.run import make_plan, record_baseline
+    from pytest_cutover.launcher import SystemPool
+
+    ab = config.ab
+    target = out or (config.base_dir / ab.baseline if ab.baseline else None)
     if target is None:
         errors.print("[red]error:[/red] give --out DIR or set ab.baseline in cutover.toml")
         return 2
-    plan = make_plan(config)
+    plan = make_plan(ab, config.base_dir, config.redactor)
     pool = SystemPool(config, target / "systems")
     try:
-        count = record_baseline(config, pool.get("legacy"), plan, target)
+        count = record_baseline(ab, pool.get("legacy"), plan, target)
     finally:
         pool.stop_all()
     Console(highlight=False).print(
@@ -76,22 +119,24 @@ def _record(config: CutoverConfig, out: Path | None, errors: Console) -> int:
     return 0
 
 
-def _init(target: Path, force: bool, errors: Console) -> int:
-    try:
-        done = scaffold(target, force=force)
-    except ScaffoldError as err:
-        errors.print(f"[red]error:[/red] {escape(str(err))}")
-        return 2
+def _init(target: Path, force: bool) -> int:
+    from rich.console import Console
+
+    from pytest_cutover.scaffold import write_config
+
     console = Console(highlight=False, soft_wrap=True)
-    for path in done.written:
+    path = target / CONFIG_FILENAME
+    if write_config(path, force=force):
         console.print(f"wrote {path}")
-    for path in done.kept:
+    else:
         console.print(f"kept {path} (exists; --force overwrites it)")
     console.print("next: edit cutover.toml, then `cutover check` and `pytest -m canary_gate`")
     return 0
 
 
 def _check(config: CutoverConfig, as_json: bool) -> int:
+    from rich.console import Console
+
     console = Console(stderr=False, highlight=False)
     systems = config.describe_systems()
     if as_json:

@@ -14,12 +14,11 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import jsonschema
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     Field,
     PrivateAttr,
     ValidationError,
@@ -32,19 +31,15 @@ from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.gates.integrity.config import IntegrityConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.metrics.config import MetricsConfig
+from pytest_cutover.gates.smoke.config import SmokeConfig
 from pytest_cutover.redact import (
     Redactor,
     is_sensitive_name,
     redact_headers,
     redact_url,
-    url_secrets,
 )
-from pytest_cutover.section import CommandLine, Duration, Section
-
-CONFIG_FILENAME = "cutover.toml"
-SystemName = Literal["legacy", "new"]
-SYSTEM_NAMES: tuple[SystemName, SystemName] = ("legacy", "new")
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+from pytest_cutover.section import SYSTEM_NAMES, CommandLine, Duration, Section
+from pytest_cutover.settings import CONFIG_FILENAME
 
 
 class ConfigError(Exception):
@@ -57,14 +52,6 @@ class HealthPaths(Section):
     liveness: str = "/health/liveness"
 
 
-def _status_list(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return [value]
-    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
-        return value
-    raise ValueError("expected a status code such as 200, or a list of them such as [200, 204]")
-
-
 class StartSpec(Section):
     """How the plugin starts a system itself (the embedded demo, or a local build under test)."""
 
@@ -74,8 +61,13 @@ class StartSpec(Section):
     env: dict[str, str] = {}
     cwd: str | None = None
 
+    secret_mappings = ("env",)
+
 
 class SystemConfig(Section):
+    secret_urls = ("base_url", "database")
+    secret_mappings = ("headers",)
+
     base_url: str
     database: str | None = None
     headers: dict[str, str] = {}
@@ -104,38 +96,6 @@ class Systems(Section):
     new: SystemConfig
 
 
-class SmokeEndpoint(Section):
-    """One declared endpoint check: what a person would look at by hand after a deploy."""
-
-    path: str
-    name: str | None = None
-    method: Literal["GET", "HEAD", "OPTIONS"] = "GET"
-    status: Annotated[list[int], BeforeValidator(_status_list)] = [200]
-    content_type: str | None = None
-    json_keys: list[str] = []
-    json_schema: dict[str, Any] | str | None = None
-    max_latency: Duration | None = None
-    headers: dict[str, str] = {}
-    systems: list[Literal["legacy", "new"]] = list(SYSTEM_NAMES)
-
-    @field_validator("path")
-    @classmethod
-    def _absolute_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("expected a path that starts with '/', such as '/api/users'")
-        return value
-
-    @property
-    def label(self) -> str:
-        return self.name or f"{self.method} {self.path}"
-
-
-class SmokeConfig(Section):
-    retry_deadline: Duration = 10.0
-    max_latency: Duration | None = None
-    endpoints: list[SmokeEndpoint] = []
-
-
 class CutoverConfig(Section):
     systems: Systems
     smoke: SmokeConfig = SmokeConfig()
@@ -161,6 +121,9 @@ class CutoverConfig(Section):
     @property
     def redactor(self) -> Redactor:
         return self._redactor
+
+    def secrets(self) -> set[str]:
+        return super().secrets() | action_secrets(self.traffic, self.actions)
 
     def system(self, name: str) -> SystemConfig:
         config: SystemConfig = getattr(self.systems, name)
@@ -202,7 +165,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Cutover
         lines = [_explain(error) for error in err.errors(include_url=False)]
         raise ConfigError(f"{path}: invalid configuration:\n  " + "\n  ".join(lines)) from None
     config._path = path.resolve()
-    config._redactor = Redactor(secrets | _config_secrets(config))
+    config._redactor = Redactor(secrets | config.secrets())
     _check_schemas(config)
     return config
 
@@ -262,29 +225,6 @@ def _interpolate(
         return result
 
     return _VARIABLE.sub(substitute, value)
-
-
-def _config_secrets(config: CutoverConfig) -> set[str]:
-    """Every secret value the config holds: URL passwords and secret query parameters, and
-    the values of secret-named headers, wherever a section has URLs or headers."""
-    metrics = config.metrics
-    urls = [
-        u
-        for name in SYSTEM_NAMES
-        for u in (config.system(name).base_url, config.system(name).database)
-        if u
-    ]
-    urls += [*metrics.scrape.urls.values(), config.ab.noise_base_url or ""]
-    headers = [config.system(name).headers for name in SYSTEM_NAMES]
-    headers += [e.headers for e in config.smoke.endpoints]
-    headers += [config.ab.legacy.headers, config.ab.new.headers, metrics.scrape.headers]
-    if metrics.prometheus is not None:
-        urls.append(metrics.prometheus.url)
-        headers.append(metrics.prometheus.headers)
-    found = {secret for url in urls for secret in url_secrets(url)}
-    for mapping in headers:
-        found.update(v for k, v in mapping.items() if is_sensitive_name(k))
-    return found | action_secrets(config.traffic, config.actions)
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

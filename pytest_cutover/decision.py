@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from pytest_cutover.gates.result import GateResult
+
 SCHEMA_VERSION = 1
 MAX_REASONS = 20
 
@@ -57,7 +59,7 @@ class TestRecord:
     gate: str
     status: TestStatus
     reasons: list[str] = field(default_factory=list)
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[GateResult] = field(default_factory=list)
     duration: float = 0.0
 
     def merge(self, status: TestStatus, reasons: Iterable[str], duration: float) -> None:
@@ -91,7 +93,14 @@ class Decision:
     systems: Mapping[str, Any]
     config_path: str | None
     interrupted: bool
+    left_out: tuple[str, ...] = ()
     actions: ActionsReport | None = None
+
+    @property
+    def partial(self) -> bool:
+        """A run that left out gates cutover.toml configures (`-m smoke`, `-k`): its NO-GO
+        stands, but it cannot promote."""
+        return bool(self.left_out)
 
     @property
     def exit_status(self) -> int:
@@ -99,15 +108,21 @@ class Decision:
             return self.actions.exit_status
         return self.verdict.exit_status
 
+    def _judged(self) -> list[TestRecord]:
+        """The tests of gates this run judged: a gate cutover.toml does not configure has only
+        not-configured tests, and no verdict of its own."""
+        configured = {t.gate for t in self.tests if t.status is not TestStatus.NOT_CONFIGURED}
+        return [t for t in self.tests if t.gate in configured]
+
     def gate_counts(self) -> dict[str, dict[str, int]]:
         counts: dict[str, Counter[str]] = {}
-        for test in self.tests:
+        for test in self._judged():
             counts.setdefault(test.gate, Counter())[test.status.value] += 1
         return {gate: dict(sorted(c.items())) for gate, c in sorted(counts.items())}
 
     def gate_verdicts(self) -> dict[str, Verdict]:
         by_gate: dict[str, list[TestRecord]] = {}
-        for test in self.tests:
+        for test in self._judged():
             by_gate.setdefault(test.gate, []).append(test)
         return {gate: _verdict(tests, False)[0] for gate, tests in sorted(by_gate.items())}
 
@@ -125,6 +140,8 @@ class Decision:
             "finished_at": self.finished_at.isoformat(),
             "duration_s": round((self.finished_at - self.started_at).total_seconds(), 3),
             "interrupted": self.interrupted,
+            "partial": self.partial,
+            "left_out": list(self.left_out),
             "config": self.config_path,
             "systems": dict(self.systems),
             "gates": {
@@ -138,7 +155,7 @@ class Decision:
                     "status": t.status.value,
                     "reasons": t.reasons,
                     "duration_s": round(t.duration, 3),
-                    "results": t.results,
+                    "results": [result.to_dict() for result in t.results],
                 }
                 for t in self.tests
             ],
@@ -155,6 +172,7 @@ def decide(
     finished_at: datetime,
     systems: Mapping[str, Any],
     config_path: str | None,
+    left_out: tuple[str, ...] = (),
 ) -> Decision:
     records = tuple(tests)
     verdict, reasons = _verdict(records, interrupted)
@@ -168,6 +186,7 @@ def decide(
         systems=systems,
         config_path=config_path,
         interrupted=interrupted,
+        left_out=left_out,
     )
 
 

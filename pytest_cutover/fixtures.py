@@ -1,41 +1,46 @@
 """The fixtures a gate test uses. All session-scoped ones can be overridden in a conftest.py
-with a fixture of the same name and scope (for example to build `new_http` with mTLS)."""
+with a fixture of the same name and scope (for example to build `new_http` with mTLS).
+
+Every pytest run in an environment with the plugin imports this module, so the libraries behind
+the fixtures (httpx, SQLAlchemy, pydantic, allure) are imported when a fixture is first used.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
-from sqlalchemy import Engine
 
 from pytest_cutover import keys
-from pytest_cutover.config import CutoverConfig
-from pytest_cutover.gates import GATE_NAMES
+from pytest_cutover.gates.registry import GATE_MARKER, gate_of
 from pytest_cutover.gates.result import GateResult, Outcome
-from pytest_cutover.launcher import StartError, SystemPool
 from pytest_cutover.progress import SILENT, Progress, TerminalProgress
-from pytest_cutover.reports.attachments import attachments_for
-from pytest_cutover.systems import System
+from pytest_cutover.suite import Case, Judge, judge_case, not_configured
 
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy import Engine
 
-# pytest.skip.Exception is the public name of pytest's Skipped; mypy cannot see it as a type.
-class NotConfigured(pytest.skip.Exception):  # type: ignore[name-defined,misc]
-    """A skip because the config does not ask for this check: it does not make the run
-    INCONCLUSIVE, unlike any other skip."""
+    from pytest_cutover.config import CutoverConfig
+    from pytest_cutover.launcher import SystemPool
+    from pytest_cutover.systems import System
 
-
-def not_configured(reason: str) -> None:
-    """Skip the current gate test because cutover.toml does not configure what it checks."""
-    raise NotConfigured(f"not configured: {reason}")
+RecordGate = Callable[[GateResult], GateResult]
 
 
 @pytest.fixture(scope="session")
 def cutover_config(pytestconfig: pytest.Config) -> CutoverConfig:
     """The validated cutover.toml (`pytest_cutover.config.CutoverConfig`)."""
-    config = pytestconfig.stash.get(keys.CONFIG, None)
+    from pytest_cutover.config import ConfigError
+    from pytest_cutover.plugin import loaded_config
+
+    try:
+        config = loaded_config(pytestconfig)
+    except ConfigError as err:
+        pytest.fail(str(err), pytrace=False)
     if config is None:
         pytest.fail(
             "no cutover.toml: give --cutover-config PATH, set CUTOVER_CONFIG, set the ini key "
@@ -57,6 +62,8 @@ def cutover_systems(
 ) -> Iterator[SystemPool]:
     """Starts systems that have [start] on first use and stops them at the end of the session,
     also after failures and Ctrl-C. Their output goes to <reports>/systems/."""
+    from pytest_cutover.launcher import SystemPool
+
     pool = SystemPool(
         cutover_config, pytestconfig.stash[keys.SETTINGS].reports_dir.value / "systems"
     )
@@ -67,6 +74,8 @@ def cutover_systems(
 
 
 def _system(pool: SystemPool, name: str) -> System:
+    from pytest_cutover.launcher import StartError
+
     try:
         return pool.get(name)
     except StartError as err:
@@ -103,7 +112,6 @@ def _engine(system: System) -> Iterator[Engine]:
     engine = system.read_only_engine()
     if engine is None:
         not_configured(f"systems.{system.name}.database is not set")
-        return
     try:
         yield engine
     finally:
@@ -148,7 +156,17 @@ def cutover_progress(pytestconfig: pytest.Config) -> Progress:
 
 
 @pytest.fixture
-def record_gate(request: pytest.FixtureRequest) -> Callable[[GateResult], GateResult]:
+def cutover_judge(request: pytest.FixtureRequest, record_gate: RecordGate) -> Judge:
+    """Judge a built-in gate's case and record it: what every shipped suite's one test calls."""
+
+    def judge(case: Case) -> GateResult:
+        return record_gate(judge_case(request, case))
+
+    return judge
+
+
+@pytest.fixture
+def record_gate(request: pytest.FixtureRequest) -> RecordGate:
     """Record a GateResult for the decision and the reports, attach its evidence to Allure
     (when Allure is on), and fail the test with the result's reasons unless it passed."""
 
@@ -171,13 +189,12 @@ def _cutover_allure_labels(request: pytest.FixtureRequest) -> None:
     endpoint, table or rule), the step as a parameter, and severity critical, since a failing
     gate stops or rolls back the step. Every call is a no-op without --alluredir."""
     node = request.node
-    if node.get_closest_marker("canary_gate") is None:
+    if node.get_closest_marker(GATE_MARKER) is None:
         return
     import allure
 
-    gate = next((g for g in GATE_NAMES if node.get_closest_marker(g)), "custom")
     allure.dynamic.epic("cutover")
-    allure.dynamic.feature(gate)
+    allure.dynamic.feature(gate_of({mark.name for mark in node.iter_markers()}))
     callspec = getattr(node, "callspec", None)
     if callspec is not None and callspec.id:
         allure.dynamic.story(callspec.id)
@@ -189,9 +206,16 @@ def _cutover_allure_labels(request: pytest.FixtureRequest) -> None:
 def _attach_to_allure(result: GateResult) -> None:
     import allure  # allure-pytest's public API; every call is a no-op without --alluredir
 
+    from pytest_cutover.reports.attachments import attachments_for
+
     for attachment in attachments_for(result):
         allure.attach(
             attachment.content,
             name=attachment.name,
             attachment_type=getattr(allure.attachment_type, attachment.kind.upper()),
+        )
+    path = result.evidence.get("differences_file")
+    if path and result.evidence.get("differences_total"):
+        allure.attach.file(
+            path, name=f"{result.gate}: {result.name}: all differences", extension="jsonl"
         )

@@ -1,14 +1,16 @@
 """Hooks pytest-cutover calls, for a team's conftest.py to act on the decision.
 
 Each fires exactly once per session, on the process that owns the session (the xdist controller
-under `-n N`, never a worker), after decision.json is written. They are broadcast hooks (every
-implementation is called, return values are ignored) except the two `before` hooks around
-actions, which stop at the first non-None result: a veto.
+under `-n N`, never a worker), and only in a run that decided (never under --collect-only and
+friends). The order is one direction: decide, act (`pytest_cutover_act`), write decision.json,
+then notify (`pytest_cutover_decision` and the verdict hook, with the final decision, actions
+included). The notification hooks are broadcast (every implementation is called, return values
+are ignored); `pytest_cutover_act` and the two `before` hooks stop at the first non-None result.
 
-The plugin's own implementations of the verdict hooks (pytest_cutover.actions_plugin, registered
-as "cutover-actions") roll back, hold or promote as `[actions]` says. Add to them by writing the
-same hook in conftest.py; replace them with
-``config.pluginmanager.unregister(name="cutover-actions")`` in your `pytest_configure`.
+The plugin's own `pytest_cutover_act` (pytest_cutover.actions_plugin, registered as
+"cutover-actions") rolls back, holds or promotes as `[actions]` says. Replace it with
+``config.pluginmanager.unregister(name="cutover-actions")`` in your `pytest_configure` and a
+`pytest_cutover_act` of your own; notify chat or paging from the verdict hooks.
 """
 
 from __future__ import annotations
@@ -19,16 +21,37 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_cutover.actions.actor import ActionOutcome, RollbackRequest, TrafficChange
-    from pytest_cutover.decision import Decision
+    from pytest_cutover.decision import ActionsReport, Decision
 
 hookspec = pytest.hookspec
 
 
+@hookspec(firstresult=True)
+def pytest_cutover_act(decision: Decision, config: pytest.Config) -> ActionsReport | None:
+    """Act on the decision (roll back, hold, promote) before it is written; stops at the first
+    non-None result, which the decision file and the exit status then carry.
+
+    :param decision: the `pytest_cutover.decision.Decision` as decided, no actions yet.
+    :return: a `pytest_cutover.decision.ActionsReport`, or None when nothing was done.
+
+    Example, in conftest.py (after unregistering "cutover-actions")::
+
+        from pytest_cutover.decision import ActionsReport
+
+        def pytest_cutover_act(decision, config):
+            if decision.verdict.value == "NO-GO":
+                subprocess.run(["./rollback.sh"], check=True, timeout=120)
+                return ActionsReport(({"action": "rollback", "line": "rollback.sh ran"},))
+            return None
+    """
+
+
 @hookspec
 def pytest_cutover_decision(decision: Decision, config: pytest.Config) -> None:
-    """Called once the decision is made, whatever it is, before the verdict-specific hook.
+    """Called once the decision is made, acted on and written, before the verdict hook.
 
-    :param decision: the `pytest_cutover.decision.Decision` (verdict, reasons, step, tests).
+    :param decision: the final `pytest_cutover.decision.Decision` (verdict, reasons, step,
+        tests, and the actions taken).
     :param config: the pytest config.
 
     Example, in conftest.py::
@@ -53,7 +76,8 @@ def pytest_cutover_go(decision: Decision, config: pytest.Config) -> None:
 def pytest_cutover_no_go(decision: Decision, config: pytest.Config) -> None:
     """Called once when the decision is NO-GO: at least one gate test failed.
 
-    This is where traffic goes back to legacy. ``decision.reasons`` says why.
+    Traffic has already been sent back when `[actions]` asks for it (``decision.actions``
+    says what happened); ``decision.reasons`` says why.
 
     Example, in conftest.py::
 

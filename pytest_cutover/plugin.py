@@ -1,14 +1,16 @@
-"""The pytest11 entry point: options, markers, and the hooks that turn gate tests into a decision.
+"""The pytest11 entry point: options, markers, the shipped suites, and the hooks that turn gate
+tests into one decision.
 
-Everything else lives in library modules that never import pytest. The decision is made from the
-test reports the session's own process sees: under pytest-xdist workers send every report to the
-controller (a crashed worker's test arrives as a report too), so the controller alone decides,
-writes decision.json and fires the hooks, exactly once.
+Every pytest run in the user's environment imports this module, so it imports only what options,
+markers and hooks need; the config, the gates and the reports are imported when a gate run asks.
+The decision is made from the test reports the session's own process sees: under pytest-xdist
+workers send every report to the controller (a crashed worker's test arrives as a report too),
+so the controller alone decides, acts, writes decision.json and notifies, exactly once.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import importlib.util
 import os
 import re
 import shutil
@@ -16,41 +18,49 @@ import uuid
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_cutover import __version__, actions_plugin, fixtures, hooks, keys
-from pytest_cutover.config import ConfigError, CutoverConfig, load_config
-from pytest_cutover.decision import Decision, TestRecord, TestStatus, Verdict, decide
-from pytest_cutover.fixtures import NotConfigured
-from pytest_cutover.gates import GATE_NAMES
-from pytest_cutover.gates.result import Outcome
-from pytest_cutover.redact import Redactor
-from pytest_cutover.reports.allure_files import write_allure_extras
-from pytest_cutover.reports.atomic import write_json_atomically
-from pytest_cutover.reports.console import render_summary
-from pytest_cutover.reports.markdown import render_markdown
-from pytest_cutover.settings import parse_step, resolve_settings
+from pytest_cutover import fixtures, hooks, keys
+from pytest_cutover.gates.registry import GATE_MARKER, GATE_NAMES, MARKERS, gate_of
+from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.settings import (
+    OPTIONS,
+    Settings,
+    add_setting_options,
+    parse_step,
+    resolve_settings,
+)
+from pytest_cutover.suite import CASE, NotConfigured, case_ids, parametrize_cases, run_dir
 from pytest_cutover.units import parse_duration
 
-GATE_MARKER = "canary_gate"
-MARKERS = {
-    GATE_MARKER: "a go/no-go gate test: its outcome feeds the cutover decision",
-    "smoke": "gate: health, readiness, liveness and key endpoints",
-    "ab": "gate: the same requests to legacy and new, answers compared",
-    "integrity": "gate: row counts and checksums between the two databases",
-    "load": "gate: load under thresholds, legacy as the baseline",
-    "metrics": "gate: Prometheus metrics rules over a window",
-    "security": "gate: security parity between legacy and new",
-}
-DECISION_FILE = "decision.json"
-SUMMARY_FILE = "summary.md"
-# `-m canary_gate` asks for a gate run even when it selects nothing; "not canary_gate" does not.
-_SELECTS_GATES = re.compile(r"(?<!not )\bcanary_gate\b")
+if TYPE_CHECKING:
+    from pytest_cutover.config import CutoverConfig
+    from pytest_cutover.decision import Decision, TestRecord, TestStatus
+
+SUITES_PACKAGE = "pytest_cutover.suites"
+# `-m canary_gate` or `-m smoke` asks for a gate run even when it selects nothing; "not ..." does
+# not.
+_SELECTS_GATES = re.compile(r"(?<!not )\b(" + "|".join(MARKERS) + r")\b")
+_EXPLICIT = ("--cutover-config", "--cutover-step", "CUTOVER_CONFIG", "CUTOVER_STEP")
+# Options with which pytest runs no test: such a run never decides, writes or acts.
+_NO_TESTS_RUN = (
+    "collectonly",
+    "setuponly",
+    "setupplan",
+    "showfixtures",
+    "show_fixtures_per_test",
+    "markers",
+    "cacheshow",
+    "help",
+    "version",
+)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_cutover import actions_plugin
+
     pluginmanager.add_hookspecs(hooks)
     pluginmanager.register(fixtures, "cutover-fixtures")
     pluginmanager.register(actions_plugin, "cutover-actions")
@@ -77,32 +87,11 @@ def _positive_duration(option: str) -> Callable[[str], float]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("cutover", "cutover go/no-go gates (precedence: option, env, ini)")
-    group.addoption(
-        "--cutover-config",
-        dest="cutover_config",
-        metavar="PATH",
-        default=None,
-        help="the cutover.toml to use (env CUTOVER_CONFIG, ini cutover_config; "
-        "default: cutover.toml in the rootdir).",
+    group = parser.getgroup(
+        "cutover",
+        "pytest-cutover: go/no-go gates for a traffic step (precedence: option, env, ini)",
     )
-    group.addoption(
-        "--cutover-step",
-        dest="cutover_step",
-        metavar="PERCENT",
-        type=_step_option,
-        default=None,
-        help="the traffic step, 0-100, this gate run decides on (env CUTOVER_STEP, "
-        "ini cutover_step); shown in the decision and reports.",
-    )
-    group.addoption(
-        "--cutover-reports",
-        dest="cutover_reports",
-        metavar="DIR",
-        default=None,
-        help="where decision.json and system logs go (env CUTOVER_REPORTS, ini cutover_reports; "
-        "default: reports/ in the rootdir).",
-    )
+    add_setting_options(group.addoption, "cutover-", types={"step": _step_option})
     group.addoption(
         "--cutover-monitor",
         dest="cutover_monitor",
@@ -120,9 +109,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="monitor mode: time between rounds (default: [metrics] interval, 15s).",
     )
-    parser.addini("cutover_config", "path of cutover.toml, relative to the rootdir", default=None)
-    parser.addini("cutover_step", "traffic step in percent this gate run is for", default=None)
-    parser.addini("cutover_reports", "report folder, relative to the rootdir", default=None)
+    group.addoption(
+        "--cutover-dry-run",
+        dest="cutover_dry_run",
+        action="store_true",
+        default=False,
+        help="show (and audit) what the decision would do to traffic, and change nothing.",
+    )
+    group.addoption(
+        "--cutover-promote",
+        dest="cutover_promote",
+        action="store_true",
+        default=False,
+        help="on GO of a complete gate run, shift the new system's traffic to the "
+        "--cutover-step weight (needs a [traffic] driver).",
+    )
+    for spec in OPTIONS:
+        parser.addini(spec.ini, spec.help, default=None)
+    parser.addini(
+        "cutover_suites",
+        "collect the gate suites shipped with pytest-cutover in a gate run (default: true; "
+        "false runs only your own gate tests)",
+        type="bool",
+        default=True,
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -130,15 +140,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     option = config.option
-    step = option.cutover_step
     try:
         settings = resolve_settings(
-            option={
-                "config": option.cutover_config,
-                "reports": option.cutover_reports,
-                "step": None if step is None else str(step),
-            },
-            ini={name: config.getini(f"cutover_{name}") for name in ("config", "step", "reports")},
+            option={spec.name: _text(getattr(option, f"cutover_{spec.name}")) for spec in OPTIONS},
+            ini={spec.name: config.getini(spec.ini) for spec in OPTIONS},
             environ=os.environ,
             rootdir=config.rootpath,
             invocation_dir=config.invocation_params.dir,
@@ -146,21 +151,81 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None
     config.stash[keys.SETTINGS] = settings
-    cutover_config: CutoverConfig | None = None
-    path = settings.config_path.value
-    if path is not None and not (option.help or option.version):
-        try:
-            cutover_config = load_config(path)
-        except ConfigError as err:
-            raise pytest.UsageError(str(err)) from None
-    config.stash[keys.CONFIG] = cutover_config
     config.stash[keys.RUN_ID] = _run_id(config)
-    if hasattr(config, "workerinput") and getattr(config.option, "clean_alluredir", False):
+    if hasattr(config, "workerinput") and getattr(option, "clean_alluredir", False):
         # allure-pytest would clean the shared folder in every worker, deleting results other
         # workers already wrote (allure-python #807, #847); the controller cleans it once.
-        config.option.clean_alluredir = False
+        option.clean_alluredir = False
+    if _runs_tests(config) and (_asks_for_gates(config) or _explicit(settings)):
+        _load_or_refuse(config)
+    if _runs_tests(config) and _asks_for_gates(config):
+        _collect_shipped_suites(config)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateSession(config), "cutover-gate-session")
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _asks_for_gates(config: pytest.Config) -> bool:
+    option = config.option
+    return bool(
+        _SELECTS_GATES.search(option.markexpr or "")
+        or option.cutover_promote
+        or option.cutover_monitor
+    )
+
+
+def _explicit(settings: Settings) -> bool:
+    """A config file or a step asked for by name is checked at once, gate run or not; the
+    cutover.toml merely found nearby is read when a gate first needs it."""
+    return settings.step.source in _EXPLICIT or settings.config_path.source in _EXPLICIT
+
+
+def _runs_tests(config: pytest.Config) -> bool:
+    return not any(getattr(config.option, name, False) for name in _NO_TESTS_RUN)
+
+
+def _load_or_refuse(config: pytest.Config) -> None:
+    """A gate run with a broken cutover.toml stops before collection, as a usage error."""
+    from pytest_cutover.config import ConfigError
+
+    try:
+        cutover_config = loaded_config(config)
+    except ConfigError as err:
+        raise pytest.UsageError(str(err)) from None
+    if config.option.cutover_promote:
+        if cutover_config is None or cutover_config.traffic is None:
+            raise pytest.UsageError("--cutover-promote needs a [traffic] driver in cutover.toml")
+        if config.stash[keys.SETTINGS].step.value is None:
+            raise pytest.UsageError(
+                "--cutover-promote needs the step to promote to: --cutover-step"
+            )
+
+
+def _collect_shipped_suites(config: pytest.Config) -> None:
+    """The gate suites ship in the package: a directory holding only cutover.toml is enough.
+    Paths the user names on the command line are theirs alone."""
+    if config.args_source is pytest.Config.ArgsSource.ARGS or not config.getini("cutover_suites"):
+        return
+    spec = importlib.util.find_spec(SUITES_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise pytest.UsageError(f"{SUITES_PACKAGE} is missing: reinstall pytest-cutover")
+    suites = str(Path(next(iter(spec.submodule_search_locations))).resolve())
+    if suites not in config.args:
+        config.args.append(suites)
+
+
+def loaded_config(config: pytest.Config) -> CutoverConfig | None:
+    """The validated cutover.toml of this run (None when there is none), read on first use.
+    Raises pytest_cutover.config.ConfigError for a broken one."""
+    if keys.CONFIG not in config.stash:
+        from pytest_cutover.config import load_config
+
+        path = config.stash[keys.SETTINGS].config_path.value
+        config.stash[keys.CONFIG] = None if path is None else load_config(path)
+    return config.stash[keys.CONFIG]
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -174,12 +239,6 @@ def _run_id(config: pytest.Config) -> str:
     return str(getattr(config.option, "testrunuid", None) or uuid.uuid4().hex)
 
 
-def run_dir(config: pytest.Config) -> Path:
-    """Where the steps computed once per run (see pytest_cutover.shared) keep their results."""
-    reports = config.stash[keys.SETTINGS].reports_dir.value
-    return reports / ".runs" / config.stash[keys.RUN_ID]
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash[keys.SETTINGS]
     path = settings.config_path
@@ -189,6 +248,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"step {'none' if step.value is None else f'{step.value:g}%'} (from {step.source}); "
         f"reports {settings.reports_dir.value}"
     ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if CASE in metafunc.fixturenames:
+        parametrize_cases(metafunc, loaded_config(metafunc.config))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -226,102 +290,88 @@ class GateSession:
         self.decision: Decision | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from pytest_cutover.decision import TestRecord, TestStatus
+
         if GATE_MARKER not in report.keywords:
             return
         status, reasons = _classify(report)
         record = self.records.get(report.nodeid)
         if record is None:
-            gate = next((g for g in GATE_NAMES if g in report.keywords), "custom")
+            gate = gate_of(set(report.keywords))
             record = self.records[report.nodeid] = TestRecord(
                 report.nodeid, gate, TestStatus.PASSED
             )
         record.merge(status, reasons, report.duration)
-        record.results.extend(getattr(report, "cutover_results", []))
+        record.results.extend(_results(report))
 
     def _is_gate_run(self) -> bool:
-        settings = self.config.stash[keys.SETTINGS]
-        explicit_step = settings.step.source in ("--cutover-step", "CUTOVER_STEP")
-        return (
-            bool(self.records)
-            or _SELECTS_GATES.search(self.config.option.markexpr or "") is not None
-            or explicit_step
-        )
+        if not _runs_tests(self.config):
+            return False
+        step = self.config.stash[keys.SETTINGS].step
+        return bool(self.records) or _asks_for_gates(self.config) or step.source in _EXPLICIT
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         shutil.rmtree(run_dir(self.config), ignore_errors=True)
         if not self._is_gate_run():
             return
-        settings = self.config.stash[keys.SETTINGS]
-        cutover_config = self.config.stash[keys.CONFIG]
-        redactor = cutover_config.redactor if cutover_config else Redactor()
-        for record in self.records.values():
-            record.reasons = [redactor.text(r) for r in record.reasons]
+        from pytest_cutover.session_end import finish
+
         # After -x a failure still makes NO-GO; anything else that stopped early is not GO.
         interrupted = bool(session.shouldstop) or exitstatus in (
             pytest.ExitCode.INTERRUPTED,
             pytest.ExitCode.INTERNAL_ERROR,
         )
-        self.decision = decide(
+        self.decision = finish(
+            self.config,
             self.records.values(),
             interrupted=interrupted,
-            step=settings.step.value,
             started_at=self.started_at,
-            finished_at=datetime.now(UTC),
-            systems=cutover_config.describe_systems() if cutover_config else {},
-            config_path=str(cutover_config.path) if cutover_config else None,
+            left_out=self._left_out(),
         )
-        write_json_atomically(self.decision_path, redactor.value(self.decision.to_dict()))
-        hook = self.config.hook
-        hook.pytest_cutover_decision(decision=self.decision, config=self.config)
-        verdict_hook = {
-            Verdict.GO: hook.pytest_cutover_go,
-            Verdict.NO_GO: hook.pytest_cutover_no_go,
-            Verdict.INCONCLUSIVE: hook.pytest_cutover_inconclusive,
-        }[self.decision.verdict]
-        verdict_hook(decision=self.decision, config=self.config)
-        actions = self.config.stash.get(keys.ACTIONS, None)
-        if actions is not None:
-            # What the acting hooks did (or failed to do) belongs in the decision file too.
-            self.decision = dataclasses.replace(self.decision, actions=actions)
-            write_json_atomically(self.decision_path, redactor.value(self.decision.to_dict()))
         if self.decision.exit_status != 0:
             session.exitstatus = self.decision.exit_status
-        document = redactor.value(self.decision.to_dict())
-        assert isinstance(document, dict)
-        self._write_summaries(document)
 
-    def _write_summaries(self, document: dict[str, Any]) -> None:
-        """The Markdown summary (reports/, and the CI job page when $GITHUB_STEP_SUMMARY is set)
-        and, with --alluredir, Allure's environment, categories and the decision itself."""
-        summary = render_markdown(document)
-        reports = self.config.stash[keys.SETTINGS].reports_dir.value
-        (reports / SUMMARY_FILE).write_text(summary, encoding="utf-8")
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if step_summary:
-            with open(step_summary, "a", encoding="utf-8") as page:
-                page.write(summary)
-        alluredir = getattr(self.config.option, "allure_report_dir", None)
-        if alluredir:
-            write_allure_extras(Path(alluredir), document, summary, __version__)
-
-    @property
-    def decision_path(self) -> Path:
-        return self.config.stash[keys.SETTINGS].reports_dir.value / DECISION_FILE
+    def _left_out(self) -> tuple[str, ...]:
+        """Gates cutover.toml configures that this run did not run (`-m smoke`, `-k`). A team
+        that turned the shipped suites off (cutover_suites = false) runs its own gates only."""
+        if not self.config.getini("cutover_suites"):
+            return ()
+        try:
+            config = loaded_config(self.config)
+        except Exception:  # a config the gate run could not read has already been reported
+            return ()
+        ran = {record.gate for record in self.records.values()}
+        monitor = self.config.option.cutover_monitor
+        return tuple(
+            name for name in GATE_NAMES if name not in ran and case_ids(name, config, monitor)
+        )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.decision is None:
             return
+        from pytest_cutover.reports.console import render_summary
+        from pytest_cutover.session_end import DECISION_FILE
+
         writer = self.config.get_terminal_writer()
-        colour, width = writer.hasmarkup, writer.fullwidth
         terminalreporter.section("cutover decision", bold=True)
+        reports = self.config.stash[keys.SETTINGS].reports_dir.value
         text = render_summary(
-            self.decision, colour=colour, width=width, decision_file=str(self.decision_path)
+            self.decision,
+            colour=writer.hasmarkup,
+            width=writer.fullwidth,
+            decision_file=str(reports / DECISION_FILE),
         )
         terminalreporter.write(text)
 
 
+def _results(report: pytest.TestReport) -> list[GateResult]:
+    return [GateResult.from_dict(found) for found in getattr(report, "cutover_results", [])]
+
+
 def _classify(report: pytest.TestReport) -> tuple[TestStatus, list[str]]:
+    from pytest_cutover.decision import TestStatus
+
     if hasattr(report, "wasxfail"):
         return TestStatus.INCONCLUSIVE, ["marked xfail: a gate expected to fail proves nothing"]
     if report.passed:
@@ -331,12 +381,11 @@ def _classify(report: pytest.TestReport) -> tuple[TestStatus, list[str]]:
         if getattr(report, "cutover_not_configured", False):
             return TestStatus.NOT_CONFIGURED, [reason]
         return TestStatus.SKIPPED, [reason.removeprefix("Skipped: ")]
-    results: list[dict[str, Any]] = getattr(report, "cutover_results", [])
-    failing = [r for r in results if r["outcome"] != Outcome.PASS.value]
-    reasons = [reason for r in failing for reason in r["reasons"]] or [_crash_message(report)]
+    failing = [r for r in _results(report) if not r.passed]
+    reasons = [reason for r in failing for reason in r.reasons] or [_crash_message(report)]
     if report.when != "call":
         return TestStatus.ERROR, reasons
-    if failing and all(r["outcome"] == Outcome.INCONCLUSIVE.value for r in failing):
+    if failing and all(r.outcome is Outcome.INCONCLUSIVE for r in failing):
         return TestStatus.INCONCLUSIVE, reasons
     return TestStatus.FAILED, reasons
 
@@ -347,8 +396,3 @@ def _crash_message(report: pytest.TestReport) -> str:
         return str(crash.message).strip()
     lines = [line for line in report.longreprtext.splitlines() if line.strip()]
     return lines[-1].strip() if lines else f"{report.when} failed"
-
-
-def loaded_config(config: pytest.Config) -> CutoverConfig | None:
-    """The validated cutover.toml of this run, for suites that parametrize from it."""
-    return config.stash.get(keys.CONFIG, None)

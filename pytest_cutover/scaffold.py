@@ -1,20 +1,13 @@
-"""`cutover init`: put a commented cutover.toml and the gate suites into a team's repository.
+"""`cutover init`: a commented cutover.toml that names every section, and nothing else.
 
-The suites are copied, not imported, so a team can read them, add its own gate tests beside them
-and keep them under review with the rest of its code. Nothing that exists is overwritten unless
+The gate suites ship inside the package and the plugin collects them, so a team's repository
+holds only its config (and any gate tests of its own). Nothing that exists is overwritten unless
 asked (--force): an init run twice must never clobber a tuned config.
 """
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-
-from pytest_cutover.config import CONFIG_FILENAME
-
-# Beside the package in a source checkout or an editable install.
-SUITES = Path(__file__).resolve().parent.parent / "suites"
 
 TEMPLATE = """\
 # cutover.toml: the go/no-go gate for moving traffic from legacy to new, step by step.
@@ -40,8 +33,38 @@ retry_deadline = "10s"
 # path = "/api/users?limit=5"
 # json_keys = ["items", "total"]
 
-# The other gates (ab, integrity, load, metrics) are described in README.md; each is off until
-# its section is written here.
+# A/B: the same captured requests to both systems, answers compared (off until corpus is set).
+# [ab]
+# corpus = "traffic/corpus.jsonl"     # JSON Lines, HAR or a combined-format access log
+# rate = 20                           # requests/s per system: be polite to production
+# noise = true                        # ask legacy twice: what differs there is noise
+# normalise = ["timestamps"]
+# thresholds = ["match_rate >= 99.5%"]
+
+# Integrity: the new database holds exactly the legacy rows (off until a table is listed).
+# [integrity]
+# statement_timeout = "2min"
+# [[integrity.tables]]
+# table = "users"
+# key = "id"
+
+# Load: locust against new, and legacy when a threshold compares with it (off until written).
+# [load]
+# users = 10
+# rate = 100                          # target requests/s
+# duration = "1m"
+# thresholds = ["p95 < 250ms", "error_rate < 1%", "p95 <= 1.2 * legacy.p95 + 20ms"]
+
+# Metrics: Prometheus rules over a window, scraped from /metrics or asked of a Prometheus server.
+# [metrics]
+# source = "scrape"
+# [[metrics.rules]]
+# name = "error rate"
+# preset = "error_rate"
+# metric = "http_requests_total"
+# critical = "error_rate < 5%"
+# warning = "error_rate < 1%"
+# for = "1m"
 
 # How traffic is split. One driver: nginx (the plugin writes one include file and reloads
 # nginx), command (your own script), or http (a load balancer's admin API).
@@ -80,34 +103,10 @@ retry_deadline = "10s"
 """
 
 
-@dataclass
-class Scaffold:
-    written: list[Path] = field(default_factory=list)
-    kept: list[Path] = field(default_factory=list)
-
-
-class ScaffoldError(Exception):
-    """The suites to copy are not where this installation keeps them."""
-
-
-def scaffold(target: Path, *, force: bool) -> Scaffold:
-    """Write cutover.toml and suites/ under `target`; existing files are kept unless `force`."""
-    if not SUITES.is_dir():
-        raise ScaffoldError(
-            f"the gate suites are not installed with this copy of pytest-cutover (looked in "
-            f"{SUITES}); install it from a source checkout (pip install -e .)"
-        )
-    result = Scaffold()
-    files: dict[Path, Path | None] = {target / CONFIG_FILENAME: None}
-    files.update({target / "suites" / s.name: s for s in sorted(SUITES.glob("test_*.py"))})
-    for destination, source in files.items():
-        if destination.exists() and not force:
-            result.kept.append(destination)
-            continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if source is None:
-            destination.write_text(TEMPLATE, encoding="utf-8")
-        else:
-            shutil.copyfile(source, destination)
-        result.written.append(destination)
-    return result
+def write_config(path: Path, *, force: bool) -> bool:
+    """Write the commented config to `path`; False (and nothing written) when it exists."""
+    if path.exists() and not force:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(TEMPLATE, encoding="utf-8")
+    return True

@@ -1,6 +1,9 @@
 """Run settings that come from the command line, the environment or the ini file, in that order.
 
-The report header says which source won, so nobody wonders why a run used step 10.
+One resolver and one option builder serve the plugin and the `cutover` command, so both always
+agree on the config file and the reports folder (a `cutover status` that read another audit log
+than the gate wrote would be worse than none). The report header says which source won, so nobody
+wonders why a run used step 10.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+CONFIG_FILENAME = "cutover.toml"
 
 T = TypeVar("T")
 
@@ -39,6 +44,69 @@ def parse_step(text: str) -> float:
     if math.isnan(value) or not 0 <= value <= 100:
         raise ValueError(f"expected a traffic step in percent from 0 to 100, got {text!r}")
     return value
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str
+    metavar: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"CUTOVER_{self.name.upper()}"
+
+    @property
+    def ini(self) -> str:
+        return f"cutover_{self.name}"
+
+
+OPTIONS = (
+    OptionSpec(
+        "config",
+        "PATH",
+        "the cutover.toml to use (default: the nearest cutover.toml from the current directory "
+        "upward, then the rootdir's)",
+    ),
+    OptionSpec(
+        "step", "PERCENT", "the traffic step, 0-100, this gate run decides on (such as 10 or 50)"
+    ),
+    OptionSpec(
+        "reports",
+        "DIR",
+        "where decision.json, the audit log and system logs go (default: reports/ beside "
+        "cutover.toml)",
+    ),
+)
+
+
+def add_setting_options(
+    add: Callable[..., Any],
+    prefix: str,
+    names: tuple[str, ...] = ("config", "step", "reports"),
+    types: Mapping[str, Callable[[str], Any]] | None = None,
+) -> None:
+    """Register the settings as options: `--cutover-config` for pytest, `--config` for the CLI.
+    resolve_settings then applies the precedence and says which source won."""
+    for spec in OPTIONS:
+        if spec.name in names:
+            add(
+                f"--{prefix}{spec.name}",
+                dest=f"cutover_{spec.name}",
+                metavar=spec.metavar,
+                default=None,
+                type=(types or {}).get(spec.name),
+                help=f"{spec.help} [env {spec.env}, ini {spec.ini}]",
+            )
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest cutover.toml in `start` or a folder above it."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def resolve_settings(
@@ -70,14 +138,19 @@ def resolve_settings(
                     raise ValueError(f"{source}: {err}") from None
         return default
 
-    default_config = rootdir / "cutover.toml"
-    config_default: Setting[Path | None] = (
-        Setting(default_config, "rootdir") if default_config.is_file() else Setting(None, "none")
-    )
+    found = find_config(invocation_dir)
+    if found is not None:
+        config_default: Setting[Path | None] = Setting(found.resolve(), "found")
+    elif (rootdir / CONFIG_FILENAME).is_file():
+        config_default = Setting((rootdir / CONFIG_FILENAME).resolve(), "rootdir")
+    else:
+        config_default = Setting(None, "none")
+    config_path = pick("config", _path, config_default)
+    home = config_path.value.parent if config_path.value is not None else rootdir
     return Settings(
-        config_path=pick("config", _path, config_default),
+        config_path=config_path,
         step=pick("step", lambda raw, _base: parse_step(raw), Setting(None, "none")),
-        reports_dir=pick("reports", _path, Setting(rootdir / "reports", "default")),
+        reports_dir=pick("reports", _path, Setting(home / "reports", "default")),
     )
 
 

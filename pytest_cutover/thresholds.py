@@ -13,9 +13,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Annotated
+
+from pydantic import BeforeValidator, InstanceOf, PlainSerializer
 
 from pytest_cutover.units import Kind, Quantity, format_quantity, parse_literal
 
+# Thresholds read legacy's measurement of the same name as `legacy.p95`.
+LEGACY_PREFIX = "legacy."
 _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -180,16 +185,69 @@ def parse_threshold(source: str, known_names: Iterable[str] | None = None) -> Th
     return threshold
 
 
-def validated(sources: Iterable[str], known_names: Iterable[str]) -> list[str]:
-    """For a config validator: every threshold parses and names only known measurements; the
-    error is a ValueError so pydantic reports it under the config key."""
-    known = list(known_names)
-    for source in sources:
-        try:
-            parse_threshold(source, known)
-        except ThresholdError as err:
-            raise ValueError(str(err)) from None
-    return list(sources)
+def _parsed(value: object) -> object:
+    """For a config field: one threshold or a list of them, parsed as the file is read."""
+    values = [value] if isinstance(value, str | Threshold) else value
+    if not isinstance(values, list):
+        raise ValueError("expected a threshold such as 'p95 < 200ms', or a list of them")
+    return [v if isinstance(v, Threshold) else parse_threshold(v) for v in values]
+
+
+# A config field of thresholds: written as text, held parsed, shown (and dumped) as written.
+Thresholds = Annotated[
+    list[InstanceOf[Threshold]],
+    BeforeValidator(_parsed),
+    PlainSerializer(lambda found: [str(t) for t in found], return_type=list[str]),
+]
+
+
+def check_names(thresholds: Iterable[Threshold], known_names: Iterable[str]) -> None:
+    """For a config validator: every threshold names only the gate's measurements (a
+    ValueError, so pydantic reports it under the config key)."""
+    known = set(known_names)
+    for threshold in thresholds:
+        unknown = sorted(threshold.names - known)
+        if unknown:
+            raise ValueError(
+                f"unknown measurement {', '.join(unknown)} in {threshold.source!r} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+
+
+def reads_legacy(thresholds: Iterable[Threshold]) -> bool:
+    """Whether any threshold compares with legacy (`legacy.p95`): then legacy is measured too."""
+    return any(name.startswith(LEGACY_PREFIX) for t in thresholds for name in t.names)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """Thresholds judged together: a failure fails, missing data is never a pass."""
+
+    failed: tuple[str, ...]
+    unsure: tuple[str, ...]
+    checked: tuple[dict[str, str], ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.failed:
+            return Verdict.FAIL
+        return Verdict.NO_DATA if self.unsure else Verdict.PASS
+
+
+def fold(thresholds: Iterable[Threshold], measurements: Mapping[str, Quantity]) -> Folded:
+    """Evaluate every threshold and sort the explanations by what they mean for the verdict."""
+    failed, unsure, checked = [], [], []
+    for threshold in thresholds:
+        found = threshold.evaluate(measurements)
+        checked.append(
+            {"threshold": threshold.source, "verdict": found.verdict.value,
+             "explanation": found.explanation}
+        )  # fmt: skip
+        if found.verdict is Verdict.FAIL:
+            failed.append(found.explanation)
+        elif found.verdict is Verdict.NO_DATA:
+            unsure.append(found.explanation)
+    return Folded(tuple(failed), tuple(unsure), tuple(checked))
 
 
 def _tokenize(source: str) -> list[str]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import MINIMAL_CONFIG
+from tests.conftest import MINIMAL_CONFIG, OWN_GATES_ONLY
 
 # set: record the call and the weight; get: print the weight. helper: record the call (with the
 # reason and the xdist worker it ran on, if any), then succeed, fail or hang as asked.
@@ -66,6 +66,7 @@ retries = 0
 
 def make_project(folder: Path, toml: str, weight: str = "50") -> Path:
     (folder / "cutover.toml").write_text(toml)
+    (folder / "pytest.ini").write_text(OWN_GATES_ONLY)
     for name, text in SCRIPTS.items():
         (folder / name).write_text(text)
     (folder / "weight.txt").write_text(weight)

@@ -6,14 +6,26 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+# pytester's in-process runs drop the modules first imported inside them. The plugin imports
+# httpx's transport (httpcore) and allure only when a gate needs them, and
+# httpx caches httpcore's exception classes on first use: imported inside such a run, they would
+# come back as other classes later and a refused connection would escape as httpcore's own error.
+# Imported here, they outlive every in-process run.
+import allure  # noqa: F401
+import httpcore  # noqa: F401
+import httpx
 import pytest
 
 from pytest_cutover.config import CutoverConfig, load_config
 from pytest_cutover.launcher import StartedSystem, start_system
 
+httpx.Client().close()  # builds the transport, and with it httpx's map of httpcore's errors
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+# For projects whose gate tests are written in the test itself: the shipped suites stay out.
+OWN_GATES_ONLY = "[pytest]\ncutover_suites = false\n"
 MINIMAL_CONFIG = """
 [systems.legacy]
 base_url = "http://127.0.0.1:9"

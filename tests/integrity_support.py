@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
-from pytest_cutover.gates.integrity import IntegrityConfig, TableCheck, check_table
+from pytest_cutover.gates.integrity.config import IntegrityConfig, TableCheck
+from pytest_cutover.gates.integrity.gate import check_table
 from pytest_cutover.gates.result import GateResult
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import read_only_engine

@@ -40,7 +40,15 @@ def gate(
 ) -> dict[str, GateResult]:
     legacy = legacy or demo_system("legacy", "").system
     new = demo_system("new", faults).system
-    results = run_ab(config, legacy, new, make_plan(config), today=TODAY)
+    results = run_ab(
+        config.ab,
+        config.base_dir,
+        config.redactor,
+        legacy,
+        new,
+        make_plan(config.ab, config.base_dir, config.redactor),
+        today=TODAY,
+    )
     return {r.name: r for r in results}
 
 
@@ -294,13 +302,30 @@ def test_baseline_recording_stands_in_for_legacy(
     recording = tmp_path / "baseline"
     config = configured(demo_config, corpus=corpus, noise=True, baseline=str(recording))
     assert (
-        record_baseline(config, demo_system("legacy", "").system, make_plan(config), recording) == 6
+        record_baseline(
+            config.ab,
+            demo_system("legacy", "").system,
+            make_plan(config.ab, config.base_dir, config.redactor),
+            recording,
+        )
+        == 6
     )
     replaying = configured(
         demo_config, corpus=corpus, noise=True, baseline=str(recording), legacy_from_baseline=True
     )
     new = demo_system("new", "field_changed").system
-    results = {r.name: r for r in run_ab(replaying, None, new, make_plan(replaying), TODAY)}
+    results = {
+        r.name: r
+        for r in run_ab(
+            replaying.ab,
+            replaying.base_dir,
+            replaying.redactor,
+            None,
+            new,
+            make_plan(replaying.ab, replaying.base_dir, replaying.redactor),
+            TODAY,
+        )
+    }
     assert fields(results["GET /api/users/{id}"]) == {"body.email": "real"}
     assert results["GET /api/analytics/revenue"].passed
     assert results[OVERALL].evidence["legacy"] == f"baseline recording {recording}"
@@ -309,8 +334,9 @@ def test_baseline_recording_stands_in_for_legacy(
 def test_missing_baseline_or_corpus_is_a_clear_setup_error(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
+    broken = configured(demo_config, corpus=str(tmp_path / "corpus.jsonl"))
     with pytest.raises(AbSetupError, match=r"corpus.jsonl: no such corpus file \(ab.corpus\)"):
-        make_plan(configured(demo_config, corpus=str(tmp_path / "corpus.jsonl")))
+        make_plan(broken.ab, broken.base_dir, broken.redactor)
     config = configured(
         demo_config,
         corpus=write_corpus(tmp_path, USERS[:1]),
@@ -318,7 +344,15 @@ def test_missing_baseline_or_corpus_is_a_clear_setup_error(
         legacy_from_baseline=True,
     )
     with pytest.raises(AbSetupError, match=r"no baseline recording .* `cutover ab-record`"):
-        run_ab(config, None, demo_system("new", "").system, make_plan(config), TODAY)
+        run_ab(
+            config.ab,
+            config.base_dir,
+            config.redactor,
+            None,
+            demo_system("new", "").system,
+            make_plan(config.ab, config.base_dir, config.redactor),
+            TODAY,
+        )
 
 
 def test_the_rate_cap_spaces_requests_out(

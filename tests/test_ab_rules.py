@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from pytest_cutover.corpus import CorpusError, load_corpus, sample
 from pytest_cutover.gates.ab.answer import Answer
 from pytest_cutover.gates.ab.compare import Comparer
 from pytest_cutover.gates.ab.config import AbConfig, ComparisonRules
-from pytest_cutover.gates.ab.corpus import CorpusError, load_corpus, sample
 from pytest_cutover.gates.ab.grouping import Grouper, collapse
 from pytest_cutover.gates.ab.noise import FieldCounts, judge_field, one_sided_p
 
@@ -22,10 +22,14 @@ from .conftest import REPO
 
 
 def answer(
-    body: Any, status: int = 200, content_type: str = "application/json", **headers: str
+    body: Any,
+    *,
+    status: int = 200,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> Answer:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    pairs = (("content-type", content_type), *headers.items())
+    pairs = (("content-type", content_type), *(headers or {}).items())
     return Answer("GET", "http://x/", (), None, status, pairs, content)
 
 
@@ -203,9 +207,9 @@ def test_tolerance_applies_to_numbers_only_within_it() -> None:
 
 def test_headers_are_compared_by_allowlist_case_insensitively() -> None:
     legacy = answer(
-        {}, content_type="application/json; charset=utf-8", **{"Cache-Control": "no-store"}
+        {}, content_type="application/json; charset=utf-8", headers={"Cache-Control": "no-store"}
     )
-    new = answer({}, content_type="application/json", **{"cache-control": "max-age=60"})
+    new = answer({}, content_type="application/json", headers={"cache-control": "max-age=60"})
     assert differing({}, legacy, new) == {}
     found = differing({"compare_headers": ["Cache-Control"]}, legacy, new)
     assert found == {"headers.cache-control": ("no-store", "max-age=60")}
@@ -218,15 +222,23 @@ def test_headers_are_compared_by_allowlist_case_insensitively() -> None:
 def test_bodies_of_every_kind_are_compared_without_crashing() -> None:
     # A JSON content type over a body that is not JSON: compared as text, not a crash.
     assert set(differing({}, answer(b"oops"), answer(b"{oops}"))) == {"body"}
-    text = {"content_type": "text/plain"}
-    assert differing({}, answer(b"a\r\nb  \n", **text), answer(b"a\nb\n", **text)) == {}
-    html = {"content_type": "text/html"}
+    text = "text/plain"
     assert (
-        differing({}, answer(b"<p>\n  <b>x</b></p>", **html), answer(b"<p><b>x</b></p>", **html))
+        differing(
+            {}, answer(b"a\r\nb  \n", content_type=text), answer(b"a\nb\n", content_type=text)
+        )
         == {}
     )
-    png = {"content_type": "image/png"}
-    found = differing({}, answer(b"\x89PNG1", **png), answer(b"\x89PNG2", **png))
+    html = "text/html"
+    legacy, new = (
+        answer(b"<p>\n  <b>x</b></p>", content_type=html),
+        answer(b"<p><b>x</b></p>", content_type=html),
+    )
+    assert differing({}, legacy, new) == {}
+    png = "image/png"
+    found = differing(
+        {}, answer(b"\x89PNG1", content_type=png), answer(b"\x89PNG2", content_type=png)
+    )
     assert found["body"][0]["bytes"] == 5
     assert found["body"][0]["sha256"] != found["body"][1]["sha256"]
     assert differing({}, answer({"a": 1}), answer(b"<html/>", content_type="text/html")) == {

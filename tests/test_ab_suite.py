@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import REPO
 from .http_support import JsonHandler, serve
 
 
@@ -56,7 +55,6 @@ noise = true
 """,
     )
     pytester.makefile(".jsonl", corpus=corpus)
-    pytester.makepyfile(test_ab=(REPO / "suites" / "test_ab.py").read_text())
 
 
 CORPUS = "\n".join(json.dumps({"path": f"/{kind}/{i}"}) for kind in "abcd" for i in range(5))
@@ -68,10 +66,10 @@ def test_replay_happens_once_per_run_and_each_endpoint_is_a_test(
 ) -> None:
     legacy, new = servers
     project(pytester, legacy.url, new.url, CORPUS)
-    result = pytester.runpytest_subprocess("-m", "canary_gate", "-p", "xdist", *workers, "-v")
+    result = pytester.runpytest_subprocess("-m", "ab", "-p", "xdist", *workers, "-v")
     result.assert_outcomes(passed=5)
     output = result.stdout.str()
-    assert all(f"test_ab_endpoint[GET /{group}/{{id}}]" in output for group in "abcd")
+    assert all(f"test_ab[GET /{group}/{{id}}]" in output for group in "abcd")
     assert (legacy.counts["requests"], new.counts["requests"]) == (40, 20)
     result.stdout.fnmatch_lines(["CUTOVER DECISION: GO*"])
 
@@ -81,7 +79,7 @@ def test_an_unreadable_corpus_is_inconclusive_with_the_reason(
 ) -> None:
     legacy, new = servers
     project(pytester, legacy.url, new.url, '{"path": "/a"}\n{"url": "/b"}')
-    result = pytester.runpytest_subprocess("-m", "canary_gate")
+    result = pytester.runpytest_subprocess("-m", "ab")
     assert result.ret == 10
     result.stdout.fnmatch_lines(
         [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -191,18 +192,29 @@ def test_run_resumes_at_the_step_it_was_on(project: Path) -> None:
     assert lines(project / "traffic.log") == ["50"]
 
 
-def test_init_writes_a_config_that_validates_and_the_suites(tmp_path: Path) -> None:
+def test_init_writes_only_a_commented_config_whose_every_section_validates(
+    tmp_path: Path,
+) -> None:
     written = cutover("init", "--dir", str(tmp_path))
     assert written.returncode == 0, written.stderr
-    assert (tmp_path / "suites" / "test_smoke.py").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["cutover.toml"]  # the suites ship inside
     assert cutover("check", cwd=tmp_path).returncode == 0
     template = (tmp_path / "cutover.toml").read_text()
-    # The commented nginx driver and actions, switched on, are a valid config too.
+    for section in ("[ab]", "[integrity]", "[load]", "[metrics]", "[traffic]", "[actions]"):
+        assert f"# {section}" in template
+    # The commented gates, nginx driver and actions, switched on, are a valid config too.
+    gates = template[template.index("# [ab]\n") : template.index("# How traffic is split")]
     nginx = template[template.index('# [traffic]\n# driver = "nginx"') :]
     nginx = nginx[: nginx.index("# Or the runbook")]
     actions = template[template.index("# [actions]\n") :]
-    uncommented = "\n".join(line.removeprefix("# ") for line in (nginx + actions).splitlines())
+    switched_on = re.compile(r"^# (\[|[A-Za-z_][\w.]*\s*=)")  # TOML, not the prose around it
+    uncommented = "\n".join(
+        line.removeprefix("# ").split("  #")[0]
+        for line in (gates + nginx + actions).splitlines()
+        if switched_on.match(line)
+    )
     assert 'include_file = "/etc/nginx/conf.d/cutover-split.conf"' in uncommented
+    assert "[[integrity.tables]]" in uncommented
     (tmp_path / "cutover.toml").write_text(template + "\n" + uncommented)
     checked = cutover("check", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr

@@ -109,7 +109,8 @@ class AdminApi:
     first `failures` requests answer 503, as an API does while it restarts."""
 
     def __init__(self, failures: int = 0) -> None:
-        state = self.state = {"weight": 0.0, "calls": [], "failures": failures}
+        state: dict[str, Any] = {"weight": 0.0, "calls": [], "failures": failures}
+        self.state = state
 
         class Handler(JsonHandler):
             def do_GET(self) -> None:

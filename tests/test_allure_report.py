@@ -65,7 +65,7 @@ def test_every_gate_test_carries_labels_and_workers_results_all_survive(results:
         assert labels["severity"] == "critical"
         assert {"name": "cutover step", "value": "'10%'"} in result["parameters"]
     assert "demo-token" not in json.dumps(found)  # parameters are recorded by repr
-    orders = next(r for r in gate_tests if r["name"] == "test_table[orders]")
+    orders = next(r for r in gate_tests if r["name"] == "test_integrity[orders]")
     assert orders["status"] == "failed"
     assert "id=42" in orders["statusDetails"]["message"]
     assert {a["name"] for a in orders["attachments"]} >= {"integrity: orders: summary"}
@@ -103,8 +103,8 @@ def test_the_generated_report_shows_the_decision_and_the_gates(results: Path) ->
             break
     assert "cutover.decision NO-GO" in shown
     assert "gate.integrity NO-GO" in shown
-    assert "test_table[orders]" in shown
-    assert "test_health[new-health]" in shown
+    assert "test_integrity[orders]" in shown
+    assert "test_smoke[new-health]" in shown
 
 
 def rendered_text(chromium: str, page: Path, budget_ms: int) -> str:

@@ -76,6 +76,6 @@ def test_the_step_command_runs_here_and_writes_what_the_pipeline_publishes(
     assert decision["decision"] == "GO"
     suites = ElementTree.parse(tmp_path / "junit.xml").getroot()
     names = {case.get("name") for case in suites.iter("testcase")}
-    assert "test_table[orders]" in names
-    assert "test_ab_endpoint[GET /api/users/{id}]" in names
+    assert "test_integrity[orders]" in names
+    assert "test_ab[GET /api/users/{id}]" in names
     assert (tmp_path / "allure-results" / "environment.properties").exists()

@@ -13,7 +13,7 @@ from tests.conftest import MINIMAL_CONFIG
 def run_with_config(pytester: pytest.Pytester, text: str) -> pytest.RunResult:
     pytester.makefile(".toml", cutover=text)
     pytester.makepyfile(test_x="def test_x(): pass")
-    result = pytester.runpytest()
+    result = pytester.runpytest("-m", "canary_gate")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     return result
@@ -120,6 +120,49 @@ def test_passwords_from_the_environment_are_redacted_in_descriptions(tmp_path: P
     config = load_config(path, environ={"DB_PASSWORD": "s3cr3t-pw"})
     assert config.describe_systems()["new"]["database"] == "postgresql://app:***@db/x"
     assert config.redactor.text("auth failed with s3cr3t-pw") == "auth failed with ***"
+
+
+def test_every_section_that_holds_credentials_declares_them(tmp_path: Path) -> None:
+    planted = {
+        "systems.new.headers": "sys-hdr-0001",
+        "systems.new.start.env": "start-env-0002",
+        "smoke.endpoints.path": "smoke-qs-0003",
+        "smoke.endpoints.headers": "smoke-hdr-0004",
+        "ab.new.headers": "ab-hdr-0005",
+        "ab.noise_base_url": "noise-pw-0006",
+        "metrics.scrape.urls": "scrape-qs-0007",
+        "metrics.prometheus.headers": "prom-hdr-0008",
+    }
+    path = tmp_path / "cutover.toml"
+    path.write_text(
+        f"""
+[systems.legacy]
+base_url = "http://127.0.0.1:9"
+[systems.new]
+base_url = "http://127.0.0.1:{{port}}"
+headers = {{ Authorization = "Bearer {planted["systems.new.headers"]}" }}
+[systems.new.start]
+command = "serve"
+env = {{ SERVICE_TOKEN = "{planted["systems.new.start.env"]}", MODE = "canary-mode" }}
+[[smoke.endpoints]]
+path = "/api/item/1?api_key={planted["smoke.endpoints.path"]}"
+headers = {{ X-Api-Key = "{planted["smoke.endpoints.headers"]}", Accept = "text/plain" }}
+[ab]
+corpus = "corpus.jsonl"
+noise_base_url = "http://gate:{planted["ab.noise_base_url"]}@127.0.0.1:9"
+new = {{ headers = {{ Cookie = "{planted["ab.new.headers"]}" }} }}
+[metrics.scrape]
+urls = {{ new = "http://127.0.0.1:9/metrics?token={planted["metrics.scrape.urls"]}" }}
+[metrics.prometheus]
+url = "http://127.0.0.1:9"
+headers = {{ Authorization = "{planted["metrics.prometheus.headers"]}" }}
+"""
+    )
+    secrets = load_config(path).secrets()
+    for where, value in planted.items():
+        assert any(value in secret for secret in secrets), where
+    assert "canary-mode" not in secrets  # a harmless value under a harmless name stays visible
+    assert "text/plain" not in secrets
 
 
 def test_a_port_placeholder_needs_a_start_command(tmp_path: Path) -> None:

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import text
 
 from fixtures.demo import seed
-from pytest_cutover.gates.integrity import IntegrityConfig, check_tables
-from pytest_cutover.gates.result import Outcome
+from pytest_cutover.gates.integrity.config import IntegrityConfig
+from pytest_cutover.gates.integrity.gate import check_tables
+from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import read_only_engine
-from tests.conftest import MINIMAL_CONFIG, REPO
+from tests.conftest import MINIMAL_CONFIG
 from tests.integrity_support import Database, open_database
 
 DEMO_TABLES = {"tables": [{"table": t, "key": "id"} for t in ("users", "orders", "events")]}
@@ -30,7 +31,7 @@ CREATE TABLE {p}_events (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, type 
 """
 
 
-def demo_results(tmp_path: Path, faults: str) -> dict[str, object]:
+def demo_results(tmp_path: Path, faults: str) -> dict[str, GateResult]:
     seed.build(tmp_path / "legacy.db")
     seed.build(tmp_path / "new.db", frozenset(faults.split(",")) - {""})
     engines = {
@@ -145,21 +146,19 @@ def test_the_suite_runs_one_test_per_table_from_cutover_toml(
         for t in ("users", "orders", "events")
     )
     pytester.makefile(".toml", cutover=config + "\n[integrity]\nparallel = 2\n" + tables)
-    pytester.makepyfile(test_integrity=(REPO / "suites" / "test_integrity.py").read_text())
-    result = pytester.runpytest("-m", "canary_gate", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-m", "integrity", "-p", "no:cacheprovider")
     result.assert_outcomes(**outcomes)
     result.stdout.fnmatch_lines([f"*CUTOVER DECISION: {verdict} *"])
     if faults:
         result.stdout.fnmatch_lines(
-            ["*test_table?orders?*: 1 row(s) changed: id=42 (total '312.88' -> '312.89')*"]
+            ["*test_integrity?orders?*: 1 row(s) changed: id=42 (total '312.88' -> '312.89')*"]
         )
         assert (pytester.path / "reports" / "integrity" / "orders.jsonl").exists()
 
 
 def test_the_suite_skips_as_not_configured_without_tables(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", cutover=MINIMAL_CONFIG)
-    pytester.makepyfile(test_integrity=(REPO / "suites" / "test_integrity.py").read_text())
-    result = pytester.runpytest("-m", "canary_gate", "-p", "no:cacheprovider", "-rs")
+    result = pytester.runpytest("-m", "integrity", "-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(
         ["*not configured: no ??integrity.tables?? declared in cutover.toml*"]

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_cutover.gates.integrity import ColumnOptions, IntegrityConfig, TableCheck
+from pytest_cutover.gates.integrity.config import ColumnOptions, IntegrityConfig, TableCheck
 from pytest_cutover.gates.result import Outcome
 from tests.integrity_support import BACKENDS, Database, open_database
 
@@ -25,16 +26,16 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 
 
 def pair(
-    db: Database, columns: dict[str, str], legacy: list, new: list, **kwargs: object
+    db: Database, columns: dict[str, str], legacy: list[Any], new: list[Any], **kwargs: Any
 ) -> TableCheck:
     key = kwargs.pop("primary_key", ("id",))
     new_columns = kwargs.pop("new_columns", columns)
     return TableCheck(
-        legacy_table=db.table("legacy", columns, legacy, key),  # type: ignore[arg-type]
-        new_table=db.table("new", new_columns, new, key),  # type: ignore[arg-type]
+        legacy_table=db.table("legacy", columns, legacy, key),
+        new_table=db.table("new", new_columns, new, key),
         name="orders",
-        key=list(kwargs.pop("key", ["id"])),  # type: ignore[call-overload]
-        **kwargs,  # type: ignore[arg-type]
+        key=list(kwargs.pop("key", ["id"])),
+        **kwargs,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_cutover.gates.integrity import ColumnOptions, TableCheck
+from pytest_cutover.gates.integrity.config import ColumnOptions, TableCheck
 from pytest_cutover.gates.integrity.encoding import (
     encode_row,
     jsonb_text,

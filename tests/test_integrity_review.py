@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from pytest_cutover.gates.integrity import ColumnOptions, TableCheck
+from pytest_cutover.gates.integrity.config import ColumnOptions, TableCheck
 from pytest_cutover.gates.result import Outcome
 from tests.integrity_support import BACKENDS, Database, open_database
 
@@ -35,13 +36,13 @@ def postgresql(tmp_path: Path) -> Iterator[Database]:
 
 
 def tables(
-    db: Database, columns: dict[str, str], legacy: list, new: list, **check: object
+    db: Database, columns: dict[str, str], legacy: list[Any], new: list[Any], **check: Any
 ) -> TableCheck:
     return TableCheck(
         legacy_table=db.table("legacy", columns, legacy),
         new_table=db.table("new", columns, new),
         key=["id"],
-        **check,  # type: ignore[arg-type]
+        **check,
     )
 
 

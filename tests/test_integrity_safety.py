@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from pytest_cutover.config import ConfigError, load_config
-from pytest_cutover.gates.integrity import ColumnOptions, IntegrityConfig, TableCheck, check_table
+from pytest_cutover.gates.integrity.config import ColumnOptions, IntegrityConfig, TableCheck
+from pytest_cutover.gates.integrity.gate import check_table
 from pytest_cutover.gates.integrity.plan import build_plan
 from pytest_cutover.gates.integrity.readers import ReadError, reader_for
 from pytest_cutover.gates.result import Outcome

@@ -14,7 +14,7 @@ from pytest_cutover.launcher import StartError, start_system
 def config_for(command: list[str], timeout: str = "5s") -> SystemConfig:
     return SystemConfig(
         base_url="http://127.0.0.1:{port}", start=StartSpec(command=command, timeout=timeout)
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_a_command_that_exits_shows_its_output(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_cutover.config import CutoverConfig
 from pytest_cutover.gates.load.config import LoadConfig
-from pytest_cutover.gates.load.gate import OVERALL, LoadSetupError, Shape, run_load
+from pytest_cutover.gates.load.gate import OVERALL, LoadGate, LoadSetupError, Shape, run_load
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.launcher import StartedSystem
 
@@ -34,7 +34,10 @@ def gate(
     step: float | None = None,
 ) -> dict[str, GateResult]:
     legacy = demo_system("legacy", "").system
-    results = run_load(config, demo_system("new", faults).system, legacy, step, tmp_path)
+    plan = LoadGate().section(config)
+    assert plan is not None
+    new = demo_system("new", faults).system
+    results = run_load(plan, config.base_dir, config.redactor, new, legacy, step, tmp_path)
     return {r.name: r for r in results}
 
 
@@ -102,14 +105,14 @@ def test_a_threshold_on_an_endpoint_without_traffic_is_inconclusive(
     assert nowhere.reasons == ("p95 < 1s: no data for p95: cannot judge, not a pass",)
 
 
-def test_a_crashing_locustfile_fails_with_its_stderr(
+def test_a_crashing_locustfile_is_inconclusive_with_its_stderr(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
     locustfile = tmp_path / "broken.py"
     locustfile.write_text("raise RuntimeError('the locustfile is broken')\n")
     config = configured(demo_config, locustfile=str(locustfile), rate=0, thresholds=["p95 < 1s"])
     overall = gate(config, demo_system, tmp_path)[OVERALL]
-    assert overall.outcome is Outcome.FAIL
+    assert overall.outcome is Outcome.INCONCLUSIVE  # the load tool failed, not the new system
     assert overall.reasons[0].startswith("locust failed (exit status 1, no results written)")
     assert "the locustfile is broken" in overall.reasons[0]
 
@@ -123,6 +126,7 @@ def test_locust_missing_or_not_found_is_named(
     overall = gate(
         configured(demo_config, locust_command=[str(bare), "-m", "locust"]), demo_system, tmp_path
     )[OVERALL]
+    assert overall.outcome is Outcome.INCONCLUSIVE
     assert overall.reasons == (f"locust is not installed for {bare} (set load.locust_command)",)
     with pytest.raises(LoadSetupError, match=r"cannot start '/nonexistent/locust': No such file"):
         gate(configured(demo_config, locust_command="/nonexistent/locust"), demo_system, tmp_path)

@@ -16,7 +16,12 @@ from tests.conftest import REPO
 def run_gate(
     tmp_path: Path, *args: str, faults: str = ""
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
-    env = {**os.environ, "CUTOVER_DEMO_FAULTS": faults, "CUTOVER_REPORTS": str(tmp_path)}
+    env = {
+        **os.environ,
+        "CUTOVER_DEMO_FAULTS": faults,
+        "CUTOVER_REPORTS": str(tmp_path),
+        "CUTOVER_DEMO_DIR": str(tmp_path / "demo"),  # never the checkout's reports/demo
+    }
     env.pop("PYTEST_XDIST_WORKER", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-m", "canary_gate", "-p", "no:cacheprovider", *args],
@@ -50,4 +55,4 @@ def test_main_job_is_no_go_when_the_new_system_is_broken(
     assert "/health answered 503 (expected 200)" in reasons
     assert "JSON key 'created_at' is missing" in reasons
     assert "body.created_at: real in " in reasons  # the A/B gate names the field too
-    assert "test_health[legacy-health]" not in reasons
+    assert "test_smoke[legacy-health]" not in reasons

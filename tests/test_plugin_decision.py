@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import MINIMAL_CONFIG
+from tests.conftest import MINIMAL_CONFIG, OWN_GATES_ONLY
 
 COUNTING_CONFTEST = """
 import json, os
@@ -34,6 +34,7 @@ def pytest_cutover_inconclusive(decision, config):
 def gate_project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makefile(".toml", cutover=MINIMAL_CONFIG)
     pytester.makeconftest(COUNTING_CONFTEST)
+    pytester.makeini(OWN_GATES_ONLY)
     return pytester
 
 

@@ -61,7 +61,8 @@ def test_the_load_gate_shows_progress_in_a_ci_log(
     result, _ = run_gate(tmp_path, "-m", "canary_gate and load")
     lines = result.stdout.splitlines()
     progress = [line for line in lines if line.startswith("cutover load new: ")]
-    assert re.fullmatch(r"cutover load new: 0 of 5 \(0%\)(, \d+ requests)?", progress[0])
+    # The first line comes early in the run (how early depends on the machine's load).
+    assert re.fullmatch(r"cutover load new: [0-4] of 5 \(\d+%\)(, [\d,]+ requests)?", progress[0])
     assert any(
         re.fullmatch(r"cutover load new: [1-4] of 5 .*, [\d,]+ requests", p) for p in progress
     )

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from pytest_cutover.config import CutoverConfig
-from pytest_cutover.gates import smoke
 from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.gates.smoke import gate as smoke
 from pytest_cutover.launcher import StartedSystem, free_port
 
 StartDemo = Callable[[str, str], StartedSystem]
@@ -17,7 +17,9 @@ StartDemo = Callable[[str, str], StartedSystem]
 
 def run_all(config: CutoverConfig, started: StartedSystem) -> dict[str, GateResult]:
     name = started.system.name
-    checks = smoke.health_checks(config, name) + smoke.endpoint_checks(config, name)
+    checks = smoke.health_checks(name, config.system(name).health) + smoke.endpoint_checks(
+        config.smoke, name, config.base_dir
+    )
     with started.system.http_client() as client:
         return {c.label: smoke.run_check(client, c, 2.0, config.redactor) for c in checks}
 
@@ -85,7 +87,7 @@ def test_refused_connection_is_retried_then_fails_naming_the_url(
     demo_config: CutoverConfig,
 ) -> None:
     port = free_port()
-    check = smoke.health_checks(demo_config, "new")[0]
+    check = smoke.health_checks("new", demo_config.system("new").health)[0]
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         result = smoke.run_check(client, check, 0.5, demo_config.redactor)
     assert result.outcome is Outcome.FAIL

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MINIMAL_CONFIG
+from .conftest import MINIMAL_CONFIG, OWN_GATES_ONLY
 
 
 def test_summary_goes_to_reports_and_the_ci_job_page(
@@ -17,6 +17,7 @@ def test_summary_goes_to_reports_and_the_ci_job_page(
     page.write_text("earlier steps of the job\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(page))
     pytester.makefile(".toml", cutover=MINIMAL_CONFIG)
+    pytester.makeini(OWN_GATES_ONLY)
     pytester.makepyfile(
         test_gate="""
         import pytest
@@ -36,6 +37,7 @@ def test_summary_goes_to_reports_and_the_ci_job_page(
 
 def test_no_summary_without_a_gate_run(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", cutover=MINIMAL_CONFIG)
+    pytester.makeini(OWN_GATES_ONLY)
     pytester.makepyfile(test_other="def test_unrelated(): pass")
     assert pytester.runpytest_subprocess().ret == 0
     assert not (pytester.path / "reports" / "summary.md").exists()
@@ -50,6 +52,7 @@ set = ["sh", "-c", "echo {percent} > weight"]
 get = ["sh", "-c", "cat weight 2>/dev/null || echo 0"]
 """
     pytester.makefile(".toml", cutover=MINIMAL_CONFIG + traffic)
+    pytester.makeini(OWN_GATES_ONLY)
     pytester.makepyfile(
         test_gate="import pytest\npytestmark = pytest.mark.canary_gate\ndef test_ok(): pass\n"
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +19,7 @@ from rich.markup import escape
 from pytest_cutover.actions.actor import ActionOutcome, Actor
 from pytest_cutover.actions.audit import AUDIT_FILE, read_audit, unfinished
 from pytest_cutover.actions.progressive import RunError, load_state, parse_steps, run_steps
-from pytest_cutover.config import CONFIG_FILENAME, CutoverConfig
+from pytest_cutover.config import CutoverConfig
 from pytest_cutover.decision import ACTION_FAILED_EXIT, ROLLBACK_FAILED_EXIT
 from pytest_cutover.settings import parse_step
 from pytest_cutover.units import parse_duration
@@ -60,16 +59,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="-- PYTEST_ARGS",
         help="more arguments for each gate run, after --",
     )
-    for command in (status, shift, rollback, run):
-        command.add_argument("--config", type=Path, default=Path(CONFIG_FILENAME), metavar="PATH")
-        command.add_argument(
-            "--reports",
-            type=Path,
-            default=None,
-            metavar="DIR",
-            help="where the audit log and run state live (env CUTOVER_REPORTS; default: "
-            "reports/ beside cutover.toml)",
-        )
     for command in (shift, rollback):
         command.add_argument(
             "--dry-run",
@@ -78,8 +67,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         )
 
 
-def run_command(args: argparse.Namespace, config: CutoverConfig) -> int:
-    reports = _reports(args.reports, config)
+def run_command(args: argparse.Namespace, config: CutoverConfig, reports: Path) -> int:
     console = Console(highlight=False, soft_wrap=True)  # whole lines: logs are grepped
     if args.command == "status":
         return _status(config, reports, console, args.json)
@@ -187,13 +175,6 @@ def _describe(record: dict[str, Any]) -> str:
     return (
         f"{record['ts']} {record['origin']}: {record.get('action', '')}{moved}: {result}: {detail}"
     )
-
-
-def _reports(option: Path | None, config: CutoverConfig) -> Path:
-    if option is not None:
-        return option.resolve()
-    from_env = os.environ.get("CUTOVER_REPORTS")
-    return Path(from_env).resolve() if from_env else config.base_dir / "reports"
 
 
 def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:

@@ -1,10 +1,5 @@
-"""Gate library code: each module answers one go/no-go question and returns GateResults.
+"""Gate library code: each gate answers one go/no-go question and returns GateResults.
 
 Nothing here imports pytest, so the CLI, the suites and other tools call the same functions.
+registry.py lists the built-in gates; base.py is the interface each one implements.
 """
-
-from pytest_cutover.gates.result import GateResult, Outcome
-
-GATE_NAMES = ("smoke", "ab", "integrity", "load", "metrics", "security")
-
-__all__ = ["GATE_NAMES", "GateResult", "Outcome"]

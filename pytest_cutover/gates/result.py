@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -14,6 +14,19 @@ class Outcome(Enum):
     PASS = "pass"
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
+
+    @property
+    def severity(self) -> int:
+        """The one order of outcomes, worst highest: a failure outranks "could not tell"."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Outcome.PASS: 0, Outcome.INCONCLUSIVE: 1, Outcome.FAIL: 2}
+
+
+def worst(outcomes: Iterable[Outcome]) -> Outcome:
+    """The outcome of several checks judged as one; nothing checked passes nothing wrong."""
+    return max(outcomes, key=lambda outcome: outcome.severity, default=Outcome.PASS)
 
 
 @dataclass(frozen=True)

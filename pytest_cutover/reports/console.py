@@ -49,6 +49,9 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
     hidden = len(decision.reasons) - _SHOWN_REASONS
     if hidden > 0:
         console.print(f"  ... and {hidden} more in {decision_file}")
+    if decision.partial:
+        left_out = ", ".join(decision.left_out)
+        console.print(Text(f"  partial run: left out {left_out} (no promotion)"), soft_wrap=True)
     for action in actions.lines() if actions else []:
         console.print(Text(f"  action: {action}"), soft_wrap=True)
     step = "no step given" if decision.step is None else f"step {decision.step:g}%"

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pytest_cutover.corpus import CapturedRequest
 from pytest_cutover.gates.ab.answer import Answer
-from pytest_cutover.gates.ab.corpus import CapturedRequest
 from pytest_cutover.redact import redact_headers
 from pytest_cutover.reports.atomic import write_json_atomically
 

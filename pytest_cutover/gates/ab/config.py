@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from pytest_cutover.section import Duration, Section, StrList
-from pytest_cutover.thresholds import validated
+from pytest_cutover.section import Duration, Section
+from pytest_cutover.thresholds import Threshold, Thresholds, check_names, parse_threshold
 from pytest_cutover.units import Kind, parse_literal
 
 Normaliser = Literal["timestamps", "uuid_case", "bool_int", "null_missing", "numbers"]
@@ -44,20 +44,19 @@ def _fraction(value: object) -> object:
 Share = Annotated[float, BeforeValidator(_fraction), Field(ge=0.0, le=1.0)]
 
 
+_ALL_MATCH = "match_rate >= 100%"
 _BARE_RATE = re.compile(r"match_rate\s*[<>=!]=?\s*(?P<number>[0-9.]+)\s*$")
 
 
-def _thresholds(values: list[str]) -> list[str]:
-    validated(values, MEASUREMENTS)
-    for source in values:
+def _thresholds(values: list[Threshold]) -> list[Threshold]:
+    check_names(values, MEASUREMENTS)
+    for threshold in values:
+        source = threshold.source
         bare = _BARE_RATE.search(source)
         if bare and float(bare["number"]) > 1:
             # A share compared with 99.5 can never pass: the user meant 99.5%.
             raise ValueError(f"{source!r}: match_rate is a share; write {bare['number']}%")
     return values
-
-
-Thresholds = StrList
 
 
 class ComparisonRules(Section):
@@ -127,7 +126,7 @@ class EndpointRule(ComparisonRules):
 
     @field_validator("thresholds")
     @classmethod
-    def _valid_thresholds(cls, values: list[str] | None) -> list[str] | None:
+    def _valid_thresholds(cls, values: list[Threshold] | None) -> list[Threshold] | None:
         return None if values is None else _thresholds(values)
 
 
@@ -148,6 +147,8 @@ class Rewrite(Section):
 class SideRequest(Section):
     """How requests are adapted for one system: the new API may live under another prefix, and
     each system may need its own credentials."""
+
+    secret_mappings = ("headers",)
 
     path_prefix: str = ""
     rewrite: list[Rewrite] = []
@@ -171,6 +172,8 @@ class Accepted(Section):
 
 
 class AbConfig(ComparisonRules):
+    secret_urls = ("noise_base_url",)
+
     corpus: str | None = None
     format: Literal["auto", "jsonl", "har", "access_log"] = "auto"
     sample: Share = 1.0
@@ -188,8 +191,8 @@ class AbConfig(ComparisonRules):
     openapi: str | None = None
     baseline: str | None = None
     legacy_from_baseline: bool = False
-    thresholds: Thresholds = ["match_rate >= 100%"]
-    endpoint_thresholds: Thresholds = ["match_rate >= 100%"]
+    thresholds: Thresholds = Field(default_factory=lambda: [parse_threshold(_ALL_MATCH)])
+    endpoint_thresholds: Thresholds = Field(default_factory=lambda: [parse_threshold(_ALL_MATCH)])
     legacy: SideRequest = SideRequest()
     new: SideRequest = SideRequest()
     endpoints: list[EndpointRule] = []
@@ -197,7 +200,7 @@ class AbConfig(ComparisonRules):
 
     @field_validator("thresholds", "endpoint_thresholds")
     @classmethod
-    def _valid_thresholds(cls, values: list[str]) -> list[str]:
+    def _valid_thresholds(cls, values: list[Threshold]) -> list[Threshold]:
         return _thresholds(values)
 
     @field_validator("keep_together")

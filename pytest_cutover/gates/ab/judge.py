@@ -15,16 +15,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_cutover.corpus import CapturedRequest
 from pytest_cutover.gates.ab.answer import Answer
 from pytest_cutover.gates.ab.compare import Comparer, Comparison, FieldDiff
 from pytest_cutover.gates.ab.config import AbConfig, Accepted, EndpointRule
-from pytest_cutover.gates.ab.corpus import CapturedRequest
 from pytest_cutover.gates.ab.curl import curl_command
 from pytest_cutover.gates.ab.fields import FieldMatcher
 from pytest_cutover.gates.ab.noise import FieldCounts, NoiseVerdict, judge_field
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.redact import MASK, Redactor, is_sensitive_name, redact_headers
-from pytest_cutover.thresholds import Verdict, parse_threshold
+from pytest_cutover.thresholds import Threshold, fold
 from pytest_cutover.units import Kind, Quantity
 
 GATE = "ab"
@@ -52,7 +52,7 @@ class Tally:
 
     group: str
     comparer: Comparer
-    thresholds: Sequence[str]
+    thresholds: Sequence[Threshold]
     requests: int = 0
     exchanges: list[tuple[frozenset[str], frozenset[str] | None, bool]] = field(
         default_factory=list
@@ -308,7 +308,7 @@ class Judge:
         self,
         name: str,
         counted: Mapping[str, int],
-        thresholds: Sequence[str],
+        thresholds: Sequence[Threshold],
         reasons: list[str],
         evidence: dict[str, Any],
         critical: Sequence[Mapping[str, Any]],
@@ -331,15 +331,10 @@ class Judge:
                 f"{counted['critical']} critical (new fails where legacy works)"
                 + (f": {shown}" if shown else ""),
             )
-        checked = []
-        for source in thresholds:
-            evaluation = parse_threshold(source).evaluate(quantities)
-            checked.append(evaluation.explanation)
-            if evaluation.verdict is Verdict.FAIL:
-                failed = True
-                reasons.append(evaluation.explanation)
-            elif evaluation.verdict is Verdict.NO_DATA:
-                unsure.append(evaluation.explanation)
+        folded = fold(thresholds, quantities)
+        failed = failed or bool(folded.failed)
+        reasons.extend(folded.failed)
+        unsure.extend(folded.unsure)
         requests = counted["requests"]
         if requests and counted["incomparable"] / requests > self.config.max_incomparable:
             unsure.append(
@@ -349,7 +344,7 @@ class Judge:
             )
         if requests == 0:
             unsure.append("no request was replayed")
-        evidence["thresholds"] = checked
+        evidence["thresholds"] = list(folded.checked)
         outcome = Outcome.FAIL if failed else Outcome.INCONCLUSIVE if unsure else Outcome.PASS
         return GateResult(
             GATE,

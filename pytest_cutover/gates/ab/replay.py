@@ -15,9 +15,9 @@ from typing import Protocol
 
 import httpx
 
+from pytest_cutover.corpus import CapturedRequest
 from pytest_cutover.gates.ab.answer import Answer
 from pytest_cutover.gates.ab.config import SideRequest
-from pytest_cutover.gates.ab.corpus import CapturedRequest
 
 
 class Source(Protocol):

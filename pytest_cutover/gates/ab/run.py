@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from pytest_cutover.config import SAFE_METHODS, CutoverConfig
+from pytest_cutover.corpus import CapturedRequest, CorpusError, load_corpus, sample
 from pytest_cutover.gates.ab.answer import Answer
 from pytest_cutover.gates.ab.baseline import (
     BaselineError,
@@ -20,7 +20,6 @@ from pytest_cutover.gates.ab.baseline import (
     write_recording,
 )
 from pytest_cutover.gates.ab.config import AbConfig, EndpointRule
-from pytest_cutover.gates.ab.corpus import CapturedRequest, CorpusError, load_corpus, sample
 from pytest_cutover.gates.ab.grouping import Grouper, OpenApiError
 from pytest_cutover.gates.ab.judge import Judge
 from pytest_cutover.gates.ab.replay import (
@@ -33,7 +32,8 @@ from pytest_cutover.gates.ab.replay import (
 )
 from pytest_cutover.gates.result import GateResult
 from pytest_cutover.progress import SILENT, Progress
-from pytest_cutover.redact import is_sensitive_name, redact_url
+from pytest_cutover.redact import Redactor, is_sensitive_name, redact_url
+from pytest_cutover.section import SAFE_METHODS
 from pytest_cutover.systems import System
 
 _LISTED = 200
@@ -63,19 +63,18 @@ class Plan:
         return sorted({p.group for p in self.replay})
 
 
-def make_plan(config: CutoverConfig) -> Plan:
+def make_plan(ab: AbConfig, base_dir: Path, redactor: Redactor) -> Plan:
     """Read, sample and group the corpus; unsafe methods are set aside, by name, with the rule
     that would have allowed them."""
-    ab = config.ab
     if ab.corpus is None:
         raise AbSetupError("ab.corpus is not set")
     try:
-        corpus = load_corpus(config.base_dir / ab.corpus, ab.format)
-        grouper = Grouper.build(ab.endpoints, config.base_dir / ab.openapi if ab.openapi else None)
+        corpus = load_corpus(base_dir / ab.corpus, ab.format)
+        grouper = Grouper.build(ab.endpoints, base_dir / ab.openapi if ab.openapi else None)
     except (CorpusError, OpenApiError) as err:
         raise AbSetupError(str(err)) from None
     for request in corpus.requests:
-        config.redactor.add(v for k, v in request.headers if is_sensitive_name(k))
+        redactor.add(v for k, v in request.headers if is_sensitive_name(k))
     chosen = sample(corpus.requests, ab.sample, ab.max_requests, ab.seed, ab.keep_together)
     planned: list[Planned] = []
     held: list[dict[str, str]] = []
@@ -90,7 +89,7 @@ def make_plan(config: CutoverConfig) -> Plan:
         else:
             held.append(
                 {
-                    "request": config.redactor.text(f"{request.method} {request.target}"),
+                    "request": redactor.text(f"{request.method} {request.target}"),
                     "endpoint": group,
                     "origin": request.origin,
                     "why": f"{request.method} is not a safe method; mark the request "
@@ -102,7 +101,9 @@ def make_plan(config: CutoverConfig) -> Plan:
 
 
 def run_ab(
-    config: CutoverConfig,
+    ab: AbConfig,
+    base_dir: Path,
+    redactor: Redactor,
     legacy: System | None,
     new: System,
     plan: Plan,
@@ -110,16 +111,15 @@ def run_ab(
     progress: Progress = SILENT,
 ) -> list[GateResult]:
     """Replay the plan and judge it: one result per endpoint group, then the overall one."""
-    ab = config.ab
     recording = None
     if ab.legacy_from_baseline:
         assert ab.baseline is not None
         try:
-            recording = load_recording(config.base_dir / ab.baseline)
+            recording = load_recording(base_dir / ab.baseline)
         except BaselineError as err:
             raise AbSetupError(str(err)) from None
     sampled_noise = ab.noise and (recording is None or recording.has_noise_sample)
-    judge = Judge(ab, config.redactor, today or dt.date.today(), sampled_noise)
+    judge = Judge(ab, redactor, today or dt.date.today(), sampled_noise)
     items = plan.replay
 
     done = 0
@@ -132,7 +132,7 @@ def run_ab(
         progress.update("ab replay", done, len(items))
 
     async def go() -> ReplayTiming:
-        async with _Sources(config, legacy, new, recording, sampled_noise) as sources:
+        async with _Sources(ab, legacy, new, recording, sampled_noise) as sources:
             return await replay([p.request for p in items], sources, ab.concurrency, handle)
 
     timing = asyncio.run(go())
@@ -185,13 +185,13 @@ class _Sources:
 
     def __init__(
         self,
-        config: CutoverConfig,
+        ab: AbConfig,
         legacy: System | None,
         new: System,
         recording: Recording | None,
         sampled_noise: bool,
     ) -> None:
-        self.config = config
+        self.ab = ab
         self.legacy = legacy
         self.new = new
         self.recording = recording
@@ -199,7 +199,7 @@ class _Sources:
         self.clients: list[httpx.AsyncClient] = []
 
     async def __aenter__(self) -> Sequence[Source]:
-        ab = self.config.ab
+        ab = self.ab
         if self.recording is not None:
             legacy_source: Source = RecordedSource("legacy", self.recording, 0)
             noise: Source | None = RecordedSource("legacy (second answer)", self.recording, 1)
@@ -225,7 +225,7 @@ class _Sources:
         return sources
 
     def _http(self, target: Target, system: System) -> HttpSource:
-        ab = self.config.ab
+        ab = self.ab
         client = httpx.AsyncClient(
             verify=system.config.verify_tls,
             follow_redirects=False,
@@ -242,16 +242,15 @@ class _Sources:
             await client.aclose()
 
 
-def record_baseline(config: CutoverConfig, legacy: System, plan: Plan, directory: Path) -> int:
+def record_baseline(ab: AbConfig, legacy: System, plan: Plan, directory: Path) -> int:
     """Ask legacy every planned request (twice with noise on) and keep the answers."""
-    ab = config.ab
     answers: list[tuple[CapturedRequest, tuple[Answer, ...]]] = []
 
     def keep(index: int, found: tuple[Answer, ...]) -> None:
         answers.append((plan.replay[index].request, found))
 
     async def go() -> None:
-        async with _Sources(config, legacy, legacy, None, False) as sources:
+        async with _Sources(ab, legacy, legacy, None, False) as sources:
             chosen = [sources[0], sources[0]] if ab.noise else [sources[0]]
             await replay([p.request for p in plan.replay], chosen, ab.concurrency, keep)
 

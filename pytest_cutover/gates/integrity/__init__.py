@@ -5,16 +5,3 @@ in-process hashing), dialects (the same encoding in PostgreSQL and MariaDB/MySQL
 (schemas to a comparison plan), readers (one snapshot per side), compare (buckets, then rows),
 evidence (reasons, redaction, the differences file) and gate (the GateResults).
 """
-
-from pytest_cutover.gates.integrity.config import ColumnOptions, IntegrityConfig, TableCheck
-from pytest_cutover.gates.integrity.gate import GATE, check_table, check_tables, start_tables
-
-__all__ = [
-    "GATE",
-    "ColumnOptions",
-    "IntegrityConfig",
-    "TableCheck",
-    "check_table",
-    "check_tables",
-    "start_tables",
-]

@@ -7,16 +7,18 @@ INCONCLUSIVE; a proven difference is FAIL.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 
+from pytest_cutover.gates.base import Gate, RunContext, Setup
 from pytest_cutover.gates.integrity.compare import (
     CHANGED,
     DUPLICATE,
@@ -36,7 +38,11 @@ from pytest_cutover.gates.integrity.evidence import (
 from pytest_cutover.gates.integrity.plan import SIDES, PlanError, TablePlan, build_plan
 from pytest_cutover.gates.integrity.readers import ReadError, SideReader, reader_for
 from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.progress import Progress
 from pytest_cutover.redact import Redactor
+
+if TYPE_CHECKING:
+    from pytest_cutover.config import CutoverConfig
 
 GATE = "integrity"
 # About a thousand rows a bucket: few enough groups that the database aggregates them in memory,
@@ -102,6 +108,59 @@ def start_tables(
         for table in settings.tables
         if labels is None or table.label in labels
     }
+
+
+class IntegrityGate(Gate[IntegrityConfig]):
+    name = GATE
+
+    def section(self, config: CutoverConfig) -> IntegrityConfig | None:
+        return config.integrity if config.integrity.tables else None
+
+    def cases(self, section: IntegrityConfig, setup: Setup) -> list[str]:
+        return [table.label for table in section.tables]
+
+    def not_configured(self) -> str:
+        return "no [[integrity.tables]] declared in cutover.toml"
+
+    def run(
+        self, section: IntegrityConfig, context: RunContext, cases: Sequence[str]
+    ) -> dict[str, GateResult]:
+        """The selected tables side by side, integrity.parallel at a time."""
+        engines = {side: context.database(side) for side in SIDES}
+        with (
+            _progress_from_log(context.progress),
+            ThreadPoolExecutor(section.parallel, thread_name_prefix="integrity") as pool,
+        ):
+            futures = start_tables(
+                section, engines, context.redactor, context.reports_dir, pool, set(cases)
+            )
+            results = {label: future.result() for label, future in futures.items()}
+        context.progress.finish("integrity", f"{len(results)} tables compared")
+        return results
+
+
+@contextmanager
+def _progress_from_log(progress: Progress) -> Iterator[None]:
+    """The gate logs how far it hashed each table; while it runs, those lines are the progress
+    the person waiting sees."""
+    log = logging.getLogger("pytest_cutover.integrity")
+    handler, level = _ProgressHandler(progress), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+class _ProgressHandler(logging.Handler):
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.progress.update("integrity", note=record.getMessage())
 
 
 def check_tables(

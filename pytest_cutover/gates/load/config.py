@@ -6,27 +6,15 @@ for relative budgets, legacy's (`p95 <= 1.2 * legacy.p95`), measured in the same
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pytest_cutover.section import CommandLine, Duration, Section, StrList
-from pytest_cutover.thresholds import validated
+from pytest_cutover.section import CommandLine, Duration, Section
+from pytest_cutover.thresholds import Threshold, Thresholds, check_names
 
 STATISTICS = ("rps", "error_rate", "p50", "p90", "p95", "p99", "max", "avg", "requests", "failures")
 MEASUREMENTS = (*STATISTICS, "target_rps", *(f"legacy.{name}" for name in STATISTICS))
-_LEGACY = re.compile(r"\blegacy\.")
-
-Thresholds = StrList
-
-
-def _valid(values: list[str]) -> list[str]:
-    return validated(values, MEASUREMENTS)
-
-
-def needs_legacy(thresholds: list[str]) -> bool:
-    return any(_LEGACY.search(source) for source in thresholds)
 
 
 class LoadConfig(Section):
@@ -49,14 +37,17 @@ class LoadConfig(Section):
 
     @field_validator("thresholds", "abort_on_fail")
     @classmethod
-    def _thresholds(cls, values: list[str]) -> list[str]:
-        return _valid(values)
+    def _thresholds(cls, values: list[Threshold]) -> list[Threshold]:
+        check_names(values, MEASUREMENTS)
+        return values
 
     @field_validator("endpoint_thresholds")
     @classmethod
-    def _endpoint_thresholds(cls, mapping: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _endpoint_thresholds(
+        cls, mapping: dict[str, list[Threshold]]
+    ) -> dict[str, list[Threshold]]:
         for values in mapping.values():
-            _valid(values)
+            check_names(values, MEASUREMENTS)
         return mapping
 
     @model_validator(mode="after")
@@ -69,7 +60,7 @@ class LoadConfig(Section):
         return self
 
     @property
-    def all_thresholds(self) -> list[str]:
+    def all_thresholds(self) -> list[Threshold]:
         return [
             *self.thresholds,
             *self.abort_on_fail,

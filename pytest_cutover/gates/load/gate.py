@@ -14,19 +14,23 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_cutover.config import CutoverConfig
+from pytest_cutover.gates.base import Gate, GateSetupError, RunContext, Setup
 from pytest_cutover.gates.load.chart import latency_chart
-from pytest_cutover.gates.load.config import STATISTICS, LoadConfig, needs_legacy
-from pytest_cutover.gates.load.profile import Profile, ProfileError, make_profile
+from pytest_cutover.gates.load.config import STATISTICS, LoadConfig
+from pytest_cutover.gates.load.profile import LoadPlan, Profile, ProfileError, make_profile
 from pytest_cutover.gates.load.runner import LocustRun, LocustStartError, run_locust
 from pytest_cutover.gates.load.stats import EndpointStats, LiveSample, read_failures, read_stats
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.progress import SILENT, Progress
+from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
-from pytest_cutover.thresholds import Verdict, parse_threshold
+from pytest_cutover.thresholds import Threshold, Verdict, fold, reads_legacy
 from pytest_cutover.units import Kind, Quantity
+
+if TYPE_CHECKING:
+    from pytest_cutover.config import CutoverConfig
 
 GATE = "load"
 OVERALL = "all endpoints"
@@ -36,8 +40,33 @@ _RATIOS = frozenset({"error_rate"})
 _REACHED = 0.9  # below this share of the target rate, the target was not reached
 
 
-class LoadSetupError(Exception):
+class LoadSetupError(GateSetupError):
     """The gate cannot start (no profile, no locust): INCONCLUSIVE, with this message."""
+
+
+class LoadGate(Gate[LoadPlan]):
+    name = GATE
+
+    def section(self, config: CutoverConfig) -> LoadPlan | None:
+        if config.load is None:
+            return None
+        return LoadPlan(config.load, config.ab, tuple(config.smoke.endpoints))
+
+    def cases(self, section: LoadPlan, setup: Setup) -> list[str]:
+        return [OVERALL, *endpoints_to_judge(section.load)]
+
+    def run(
+        self, section: LoadPlan, context: RunContext, cases: Sequence[str]
+    ) -> dict[str, GateResult]:
+        """One load run whichever cases were selected: every budget reads the same run."""
+        new = context.system("new")
+        wanted = reads_legacy(section.load.all_thresholds)
+        legacy = context.system("legacy") if wanted else None
+        results = run_load(
+            section, context.base_dir, context.redactor, new, legacy, context.step,
+            context.reports_dir, context.progress,
+        )  # fmt: skip
+        return {result.name: result for result in results}
 
 
 @dataclass(frozen=True)
@@ -54,12 +83,14 @@ class Shape:
         return cls(max(1, round(load.users * factor)), load.rate * factor, factor)
 
 
-def endpoints_to_judge(config: CutoverConfig) -> list[str]:
-    return sorted(config.load.endpoint_thresholds) if config.load else []
+def endpoints_to_judge(load: LoadConfig) -> list[str]:
+    return sorted(load.endpoint_thresholds)
 
 
 def run_load(
-    config: CutoverConfig,
+    plan: LoadPlan,
+    base_dir: Path,
+    redactor: Redactor,
     new: System,
     legacy: System | None,
     step: float | None,
@@ -67,33 +98,31 @@ def run_load(
     progress: Progress = SILENT,
 ) -> list[GateResult]:
     """Results: the overall one first, then one per endpoint with its own thresholds."""
-    load = config.load
-    assert load is not None
+    load = plan.load
     shape = Shape.for_step(load, step)
     with tempfile.TemporaryDirectory(prefix="cutover-load-") as private:
-        locustfile, env, profile = _locustfile(config, load, shape)
-        plan = _Plan(
-            config, load, shape, locustfile, env, profile, reports, Path(private), progress
-        )
+        locustfile, env, profile = _locustfile(plan, base_dir, redactor, shape)
+        runner = _Runs(plan, shape, locustfile, env, profile, reports, Path(private), progress)
         try:
-            runs = {"new": plan.run(new)}
-            if needs_legacy(load.all_thresholds) and legacy is not None and _usable(runs["new"]):
-                runs["legacy"] = plan.run(legacy)
+            runs = {"new": runner.run(new)}
+            if reads_legacy(load.all_thresholds) and legacy is not None and _usable(runs["new"]):
+                runs["legacy"] = runner.run(legacy)
         except LocustStartError as err:
             raise LoadSetupError(f"{err} (load.locust_command)") from None
     return _judge(load, shape, profile, runs, legacy is not None)
 
 
 def _locustfile(
-    config: CutoverConfig, load: LoadConfig, shape: Shape
+    plan: LoadPlan, base_dir: Path, redactor: Redactor, shape: Shape
 ) -> tuple[Path, dict[str, str], Profile | None]:
+    load = plan.load
     if load.locustfile:
-        path = config.base_dir / load.locustfile
+        path = base_dir / load.locustfile
         if not path.is_file():
             raise LoadSetupError(f"{path}: no such locustfile (load.locustfile)")
         return path, {}, None
     try:
-        profile = make_profile(config)
+        profile = make_profile(plan, base_dir, redactor)
     except ProfileError as err:
         raise LoadSetupError(str(err)) from None
     env = {
@@ -104,11 +133,10 @@ def _locustfile(
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _Runs:
     """Everything both runs share, so legacy gets exactly the profile and shape new got."""
 
-    config: CutoverConfig
-    load: LoadConfig
+    plan: LoadPlan
     shape: Shape
     locustfile: Path
     env: Mapping[str, str]
@@ -123,10 +151,10 @@ class _Plan:
         env = dict(self.env)
         if self.profile is not None:
             path = self.private / f"{system.name}.profile.json"
-            self.profile.write_for(system, self.config, path)
+            self.profile.write_for(system, self.plan.ab, path)
             env["CUTOVER_LOAD_PROFILE"] = str(path)
-        load = self.load
-        abort = [parse_threshold(t) for t in load.abort_on_fail] if system.name == "new" else []
+        load = self.plan.load
+        abort = load.abort_on_fail if system.name == "new" else []
 
         def should_abort(sample: LiveSample) -> str | None:
             requests = sample.measurements["requests"]
@@ -190,8 +218,9 @@ def _judge(
     }
     if broken:
         reasons = (broken,)
-        return [GateResult(GATE, OVERALL, Outcome.FAIL, reasons, {}, evidence)]
-    legacy_wanted = needs_legacy(load.all_thresholds)
+        # The load generator failed, not the new system: it proved nothing either way.
+        return [GateResult(GATE, OVERALL, Outcome.INCONCLUSIVE, reasons, {}, evidence)]
+    legacy_wanted = reads_legacy(load.all_thresholds)
     notes = []
     if legacy_wanted and "legacy" not in runs:
         notes.append(
@@ -219,7 +248,7 @@ def _broken(run: LocustRun) -> str | None:
 
 def _verdict(
     name: str,
-    thresholds: Sequence[str],
+    thresholds: Sequence[Threshold],
     stats: Mapping[str, Mapping[str, EndpointStats]],
     endpoint: str,
     shape: Shape,
@@ -235,17 +264,9 @@ def _verdict(
     if shape.rate and not endpoint:
         measurements["target_rps"] = shape.rate
     quantities = _quantities(measurements)
-    failed: list[str] = []
-    unsure: list[str] = list(notes) if needs_legacy(list(thresholds)) else []
-    checked = []
-    for source in thresholds:
-        evaluation = parse_threshold(source).evaluate(quantities)
-        checked.append({"threshold": source, "verdict": evaluation.verdict.value,
-                        "explanation": evaluation.explanation})  # fmt: skip
-        if evaluation.verdict is Verdict.FAIL:
-            failed.append(evaluation.explanation)
-        elif evaluation.verdict is Verdict.NO_DATA:
-            unsure.append(evaluation.explanation)
+    folded = fold(thresholds, quantities)
+    failed = list(folded.failed)
+    unsure = [*(notes if reads_legacy(thresholds) else []), *folded.unsure]
     if new_run.aborted and not endpoint:
         failed.insert(0, new_run.aborted)
     if shape.rate and not endpoint and not failed:
@@ -259,7 +280,9 @@ def _verdict(
     clean = {k: v for k, v in measurements.items() if not math.isnan(v)}
     outcome = Outcome.FAIL if failed else Outcome.INCONCLUSIVE if unsure else Outcome.PASS
     reasons = tuple(failed + unsure) if outcome is not Outcome.PASS else ()
-    return GateResult(GATE, name, outcome, reasons, clean, {**evidence, "thresholds": checked})
+    return GateResult(
+        GATE, name, outcome, reasons, clean, {**evidence, "thresholds": list(folded.checked)}
+    )
 
 
 def _table(stats: Mapping[str, Mapping[str, EndpointStats]]) -> list[dict[str, Any]]:

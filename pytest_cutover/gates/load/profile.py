@@ -13,11 +13,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_cutover.config import CutoverConfig
-from pytest_cutover.gates.ab.corpus import CapturedRequest
+from pytest_cutover.corpus import CapturedRequest
+from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.gates.ab.replay import Target
 from pytest_cutover.gates.ab.run import AbSetupError, make_plan
+from pytest_cutover.gates.load.config import LoadConfig
+from pytest_cutover.gates.smoke.config import SmokeEndpoint
+from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The load gate's section, with the corpus and endpoints a generated profile is made of."""
+
+    load: LoadConfig
+    ab: AbConfig
+    smoke_endpoints: tuple[SmokeEndpoint, ...]
 
 
 class ProfileError(Exception):
@@ -33,10 +45,10 @@ class Profile:
     def endpoints(self) -> list[str]:
         return sorted({name for _, name in self.requests})
 
-    def write_for(self, system: System, config: CutoverConfig, path: Path) -> None:
+    def write_for(self, system: System, ab: AbConfig, path: Path) -> None:
         """The profile as locust will replay it against `system`. It may hold credentials from
         the corpus or the config, so it is written owner-only into a private folder."""
-        side = config.ab.legacy if system.name == "legacy" else config.ab.new
+        side = ab.legacy if system.name == "legacy" else ab.new
         target = Target(system.name, system.base_url, side, system.config.headers)
         entries: list[dict[str, Any]] = []
         for request, name in self.requests:
@@ -55,23 +67,23 @@ class Profile:
             json.dump(entries, out)
 
 
-def make_profile(config: CutoverConfig) -> Profile:
-    wanted = config.load.profile if config.load else "auto"
-    if wanted in ("auto", "corpus") and config.ab.corpus is not None:
+def make_profile(plan: LoadPlan, base_dir: Path, redactor: Redactor) -> Profile:
+    wanted = plan.load.profile
+    if wanted in ("auto", "corpus") and plan.ab.corpus is not None:
         try:
-            plan = make_plan(config)
+            replay = make_plan(plan.ab, base_dir, redactor).replay
         except AbSetupError as err:
             raise ProfileError(
                 f"the A/B corpus cannot be used as the load profile: {err}"
             ) from None
-        if plan.replay:
+        if replay:
             return Profile(
-                f"A/B corpus {config.ab.corpus} ({len(plan.replay)} safe requests)",
-                tuple((p.request, p.group) for p in plan.replay),
+                f"A/B corpus {plan.ab.corpus} ({len(replay)} safe requests)",
+                tuple((p.request, p.group) for p in replay),
             )
     if wanted == "corpus":
         raise ProfileError("load.profile = 'corpus' but ab.corpus has no replayable request")
-    endpoints = [e for e in config.smoke.endpoints if e.method == "GET"]
+    endpoints = [e for e in plan.smoke_endpoints if e.method == "GET"]
     if not endpoints:
         raise ProfileError(
             "no load profile: give load.locustfile, an A/B corpus (ab.corpus) or GET smoke "

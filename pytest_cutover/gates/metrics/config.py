@@ -15,13 +15,17 @@ from typing import Literal, TypeVar
 from pydantic import Field, field_validator, model_validator
 
 from pytest_cutover.gates.metrics.presets import PRESETS, Preset
-from pytest_cutover.section import Duration, Section, StrList
-from pytest_cutover.thresholds import Threshold, ThresholdError, parse_threshold
+from pytest_cutover.section import Duration, Section
+from pytest_cutover.thresholds import (
+    LEGACY_PREFIX,
+    Threshold,
+    Thresholds,
+    check_names,
+    reads_legacy,
+)
 
-LEGACY_PREFIX = "legacy."
 Level = Literal["critical", "warning"]
 LEVELS: tuple[Level, Level] = ("critical", "warning")
-Thresholds = StrList
 PresetName = Literal[
     "request_rate",
     "error_rate",
@@ -120,11 +124,7 @@ class Rule(Section):
                     f"preset {self.preset!r} needs measure = 'the name thresholds use'"
                 )
         known = self.measurements
-        for source in [*self.critical, *self.warning]:
-            try:
-                parse_threshold(source, [*known, *(LEGACY_PREFIX + n for n in known)])
-            except ThresholdError as err:
-                raise ValueError(str(err)) from None
+        check_names([*self.critical, *self.warning], [*known, *(LEGACY_PREFIX + n for n in known)])
         return self
 
     @property
@@ -145,16 +145,12 @@ class Rule(Section):
         return self.name or self.measure or str(self.preset)
 
     def thresholds(self, level: Level) -> list[Threshold]:
-        return [parse_threshold(source) for source in getattr(self, level)]
+        found: list[Threshold] = getattr(self, level)
+        return found
 
     @property
     def uses_legacy(self) -> bool:
-        return any(
-            name.startswith(LEGACY_PREFIX)
-            for level in LEVELS
-            for threshold in self.thresholds(level)
-            for name in threshold.names
-        )
+        return reads_legacy([*self.critical, *self.warning])
 
 
 _PRESET_KEYS = (
@@ -172,6 +168,9 @@ class ScrapeSource(Section):
     """Direct scraping of each system's Prometheus text endpoint."""
 
     path: str = "/metrics"
+    secret_urls = ("urls",)
+    secret_mappings = ("headers",)
+
     urls: dict[str, str] = {}
     headers: dict[str, str] = {}
 
@@ -192,6 +191,9 @@ class ScrapeSource(Section):
 
 class PrometheusSource(Section):
     """A Prometheus server (or anything with its HTTP API) that already scrapes both systems."""
+
+    secret_urls = ("url",)
+    secret_mappings = ("headers",)
 
     url: str
     headers: dict[str, str] = {}

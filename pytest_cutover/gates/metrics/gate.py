@@ -12,17 +12,22 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import httpx
 
+from pytest_cutover.gates.base import Gate, RunContext, Setup
 from pytest_cutover.gates.metrics.config import MetricsConfig
 from pytest_cutover.gates.metrics.rules import RuleWatch
 from pytest_cutover.gates.metrics.sources import PrometheusSource, ScrapeSource, Source
 from pytest_cutover.gates.result import GateResult
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
+
+if TYPE_CHECKING:
+    from pytest_cutover.config import CutoverConfig
 
 
 def every(interval: float, count: int) -> Iterator[float]:
@@ -164,3 +169,24 @@ def run_gate(
         for now in every(config.interval, watch.gate_polls()):
             watch.poll(now)
     return watch.results(redactor)
+
+
+class MetricsGate(Gate[MetricsConfig]):
+    name = "metrics"
+
+    def section(self, config: CutoverConfig) -> MetricsConfig | None:
+        return config.metrics if config.metrics.rules else None
+
+    def cases(self, section: MetricsConfig, setup: Setup) -> list[str]:
+        return [rule.label for rule in section.rules]
+
+    def not_configured(self) -> str:
+        return "no [[metrics.rules]] in cutover.toml"
+
+    def run(
+        self, section: MetricsConfig, context: RunContext, cases: Sequence[str]
+    ) -> dict[str, GateResult]:
+        """Every rule is watched over the same window whichever were selected: one watch
+        scrapes the systems (or asks Prometheus) once per interval for all of them."""
+        systems = {name: context.system(name) for name in section.systems}
+        return {r.name: r for r in run_gate(section, systems, context.redactor)}

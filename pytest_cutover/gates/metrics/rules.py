@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_cutover.gates.metrics.config import LEGACY_PREFIX, LEVELS, Level, Rule
+from pytest_cutover.gates.metrics.config import LEVELS, Level, Rule
 from pytest_cutover.gates.metrics.presets import rule_measurements, rule_signals
 from pytest_cutover.gates.metrics.sources import Tick
 from pytest_cutover.gates.result import GateResult, Outcome
-from pytest_cutover.thresholds import Verdict
+from pytest_cutover.thresholds import LEGACY_PREFIX, Verdict, fold
 from pytest_cutover.units import Quantity
 
 GATE = "metrics"
@@ -56,19 +56,15 @@ class LevelWatch:
         """Evaluate at one moment; returns the verdict and the thresholds' explanations.
         `reached` is False when a source could not be read: no_data does not apply then."""
         self.last_at = at
-        evaluations = [t.evaluate(measurements) for t in self.thresholds]
-        verdicts = {e.verdict for e in evaluations}
-        if Verdict.FAIL in verdicts:
-            verdict = Verdict.FAIL
-        elif Verdict.NO_DATA in verdicts and reached:
+        folded = fold(self.thresholds, measurements)
+        verdict = folded.verdict
+        if verdict is Verdict.NO_DATA and reached:
+            # The source answered without the series: the rule says what that means. A source
+            # that could not be read is never a pass.
             verdict = {"pass": Verdict.PASS, "fail": Verdict.FAIL}.get(
                 self.rule.no_data, Verdict.NO_DATA
             )
-        elif Verdict.NO_DATA in verdicts:
-            verdict = Verdict.NO_DATA  # a source that could not be read is never a pass
-        else:
-            verdict = Verdict.PASS
-        explanations = [e.explanation for e in evaluations if e.verdict is not Verdict.PASS]
+        explanations = [*folded.failed, *folded.unsure]
         if verdict is Verdict.NO_DATA:
             self.no_data.append(f"{clock(at)}: " + "; ".join(explanations))
         if verdict is Verdict.FAIL:
@@ -159,8 +155,8 @@ class RuleWatch:
             reasons.extend(warnings)
         evidence: dict[str, Any] = {
             "rule": rule.label,
-            "critical": list(rule.critical),
-            "warning": list(rule.warning),
+            "critical": [str(t) for t in rule.critical],
+            "warning": [str(t) for t in rule.warning],
             "for_seconds": rule.for_,
             "no_data": rule.no_data,
             "signals": describe,

@@ -10,48 +10,90 @@ with nothing wrong is a PASS.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_cutover.config import SYSTEM_NAMES, CutoverConfig
-from pytest_cutover.gates import smoke
+from pytest_cutover.gates.base import Gate, RunContext, Setup
+from pytest_cutover.gates.metrics.config import MetricsConfig
 from pytest_cutover.gates.metrics.gate import MetricsWatch, every
-from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.gates.result import GateResult, Outcome, worst
+from pytest_cutover.gates.smoke import gate as smoke
+from pytest_cutover.gates.smoke.config import SmokeConfig
 from pytest_cutover.progress import SILENT, Progress
+from pytest_cutover.redact import Redactor
+from pytest_cutover.section import SYSTEM_NAMES
 from pytest_cutover.systems import System
 
+if TYPE_CHECKING:
+    from pytest_cutover.config import CutoverConfig
+
 GATE = "monitor"
-_SEVERITY = {Outcome.PASS: 0, Outcome.INCONCLUSIVE: 1, Outcome.FAIL: 2}
+CASE = "watch"
+
+
+@dataclass(frozen=True)
+class MonitorPlan:
+    """What monitor mode watches: the smoke checks and the metrics rules, round after round."""
+
+    smoke: SmokeConfig
+    metrics: MetricsConfig
+
+
+class MonitorGate(Gate[MonitorPlan]):
+    name = GATE
+
+    def section(self, config: CutoverConfig) -> MonitorPlan:
+        return MonitorPlan(config.smoke, config.metrics)
+
+    def cases(self, section: MonitorPlan, setup: Setup) -> list[str]:
+        return [CASE] if setup.monitor is not None else []
+
+    def not_configured(self) -> str:
+        return "monitor mode is off (give --cutover-monitor DURATION to watch)"
+
+    def run(
+        self, section: MonitorPlan, context: RunContext, cases: Sequence[str]
+    ) -> dict[str, GateResult]:
+        assert context.monitor is not None  # cases() offers no case without it
+        systems: dict[str, System] = {name: context.system(name) for name in SYSTEM_NAMES}
+        clients: dict[str, httpx.Client] = {name: context.http(name) for name in SYSTEM_NAMES}
+        interval = context.interval or section.metrics.interval
+        result = monitor(
+            section, systems, clients, context.base_dir, context.monitor, interval,
+            context.redactor, context.progress,
+        )  # fmt: skip
+        return {CASE: result}
 
 
 def monitor(
-    config: CutoverConfig,
+    plan: MonitorPlan,
     systems: Mapping[str, System],
     clients: Mapping[str, httpx.Client],
+    base_dir: Path,
     duration: float,
     interval: float,
+    redactor: Redactor,
     progress: Progress = SILENT,
 ) -> GateResult:
     """Watch for `duration` seconds, one round every `interval` seconds; one GateResult."""
-    checks = [
-        check
-        for name in SYSTEM_NAMES
-        for make in (smoke.health_checks, smoke.endpoint_checks)
-        for check in make(config, name)
-    ]
-    retry = min(config.smoke.retry_deadline, interval)
+    configs = {name: system.config for name, system in systems.items()}
+    checks = smoke.all_checks(plan.smoke, configs, base_dir)
+    retry = min(plan.smoke.retry_deadline, interval)
     smoke_problems: dict[str, GateResult] = {}
     rounds = int(duration // interval) + 1
-    watch = MetricsWatch(config.metrics, systems, interval) if config.metrics.rules else None
+    metrics = plan.metrics
+    watch = MetricsWatch(metrics, systems, interval) if metrics.rules else None
     stopped: str | None = None
     done = 0
     with watch if watch is not None else contextlib.nullcontext():
         for now in every(interval, rounds):
             done += 1
             for check in checks:
-                result = smoke.run_check(clients[check.system], check, retry, config.redactor)
+                result = smoke.run_check(clients[check.system], check, retry, redactor)
                 if not result.passed:
                     smoke_problems.setdefault(result.name, result)
             if watch is not None:
@@ -67,8 +109,8 @@ def monitor(
     progress.finish("monitor", stopped or f"{done} rounds")
     parts = list(smoke_problems.values())
     if watch is not None:
-        parts += watch.results(config.redactor)
-    outcome = max((p.outcome for p in parts), key=_SEVERITY.__getitem__, default=Outcome.PASS)
+        parts += watch.results(redactor)
+    outcome = worst(p.outcome for p in parts)
     reasons = [f"{p.name}: {reason}" for p in parts if not p.passed for reason in p.reasons]
     evidence: dict[str, Any] = {
         "duration_seconds": duration,

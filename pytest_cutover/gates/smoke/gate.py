@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import jsonschema
 
-from pytest_cutover.config import CutoverConfig, SmokeEndpoint
+from pytest_cutover.gates.base import Gate, RunContext, Setup
 from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.gates.smoke.config import SmokeConfig, SmokeEndpoint
 from pytest_cutover.redact import Redactor, redact_headers
+from pytest_cutover.section import SYSTEM_NAMES
+
+if TYPE_CHECKING:
+    from pytest_cutover.config import CutoverConfig, HealthPaths, SystemConfig
 
 GATE = "smoke"
 HEALTH_PROBES = ("health", "readiness", "liveness")
 _BODY_EXCERPT = 2048
+# Checks in flight at once: enough that a dead system costs one deadline, few enough to be polite.
+_PARALLEL = 8
 # Only "the connection never happened" is retried: a timeout or a bad answer is the verdict.
 _RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError)
 
@@ -48,24 +58,32 @@ class SmokeCheck:
         return f"SmokeCheck({self.system}: {self.method} {self.path})"
 
 
-def health_checks(config: CutoverConfig, system: str) -> list[SmokeCheck]:
-    paths = config.system(system).health
+def health_checks(system: str, paths: HealthPaths) -> list[SmokeCheck]:
     return [SmokeCheck(system, probe, getattr(paths, probe)) for probe in HEALTH_PROBES]
 
 
-def endpoint_checks(config: CutoverConfig, system: str) -> list[SmokeCheck]:
+def endpoint_checks(smoke: SmokeConfig, system: str, base_dir: Path) -> list[SmokeCheck]:
     return [
-        _endpoint_check(config, system, endpoint)
-        for endpoint in config.smoke.endpoints
+        _endpoint_check(smoke, system, endpoint, base_dir)
+        for endpoint in smoke.endpoints
         if system in endpoint.systems
     ]
 
 
-def _endpoint_check(config: CutoverConfig, system: str, endpoint: SmokeEndpoint) -> SmokeCheck:
+def all_checks(
+    smoke: SmokeConfig, systems: Mapping[str, SystemConfig], base_dir: Path
+) -> list[SmokeCheck]:
+    """Health probes first, then the declared endpoints, legacy before new in each."""
+    health = [c for name in SYSTEM_NAMES for c in health_checks(name, systems[name].health)]
+    return health + [c for name in SYSTEM_NAMES for c in endpoint_checks(smoke, name, base_dir)]
+
+
+def _endpoint_check(
+    smoke: SmokeConfig, system: str, endpoint: SmokeEndpoint, base_dir: Path
+) -> SmokeCheck:
     schema = endpoint.json_schema
     if isinstance(schema, str):
-        schema_path = config.base_dir / schema
-        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        schema = json.loads((base_dir / schema).read_text(encoding="utf-8"))
     return SmokeCheck(
         system=system,
         label=endpoint.label,
@@ -75,11 +93,34 @@ def _endpoint_check(config: CutoverConfig, system: str, endpoint: SmokeEndpoint)
         content_type=endpoint.content_type,
         json_keys=tuple(endpoint.json_keys),
         json_schema=schema,
-        max_latency=endpoint.max_latency
-        if endpoint.max_latency is not None
-        else config.smoke.max_latency,
+        max_latency=endpoint.max_latency if endpoint.max_latency is not None else smoke.max_latency,
         headers=dict(endpoint.headers),
     )
+
+
+class SmokeGate(Gate[SmokeConfig]):
+    name = GATE
+
+    def section(self, config: CutoverConfig) -> SmokeConfig:
+        return config.smoke
+
+    def cases(self, section: SmokeConfig, setup: Setup) -> list[str]:
+        return [check.id for check in all_checks(section, setup.systems, setup.base_dir)]
+
+    def run(
+        self, section: SmokeConfig, context: RunContext, cases: Sequence[str]
+    ) -> dict[str, GateResult]:
+        """The checks run side by side: a system that refuses connections costs one
+        retry_deadline, not one per check."""
+        systems: dict[str, SystemConfig] = {n: context.system(n).config for n in SYSTEM_NAMES}
+        checks = [c for c in all_checks(section, systems, context.base_dir) if c.id in cases]
+        clients = {check.system: context.http(check.system) for check in checks}
+
+        def judge(check: SmokeCheck) -> GateResult:
+            return run_check(clients[check.system], check, section.retry_deadline, context.redactor)
+
+        with ThreadPoolExecutor(_PARALLEL, thread_name_prefix="smoke") as pool:
+            return dict(zip([c.id for c in checks], pool.map(judge, checks), strict=True))
 
 
 def run_check(

@@ -1,0 +1,88 @@
+"""The end of a gate run, in one direction: decide, act, write the decision once, notify.
+
+Nothing here runs on an xdist worker or in a run that executed no test (pytest_cutover.plugin
+makes sure): only a decision acts, and only a run that decided writes one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_cutover import __version__, keys
+from pytest_cutover.decision import Decision, TestRecord, Verdict, decide
+from pytest_cutover.redact import Redactor
+from pytest_cutover.reports.allure_files import write_allure_extras
+from pytest_cutover.reports.atomic import write_json_atomically
+from pytest_cutover.reports.markdown import render_markdown
+
+DECISION_FILE = "decision.json"
+SUMMARY_FILE = "summary.md"
+
+
+def finish(
+    config: pytest.Config,
+    records: Iterable[TestRecord],
+    *,
+    interrupted: bool,
+    started_at: datetime,
+    left_out: tuple[str, ...],
+) -> Decision:
+    from pytest_cutover.plugin import loaded_config
+
+    try:
+        cutover_config = loaded_config(config)
+    except Exception:  # already reported where it was first read; the decision still gets made
+        cutover_config = None
+    redactor = cutover_config.redactor if cutover_config else Redactor()
+    records = list(records)
+    for record in records:
+        record.reasons = [redactor.text(reason) for reason in record.reasons]
+    settings = config.stash[keys.SETTINGS]
+    decision = decide(
+        records,
+        interrupted=interrupted,
+        step=settings.step.value,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        systems=cutover_config.describe_systems() if cutover_config else {},
+        config_path=str(cutover_config.path) if cutover_config else None,
+        left_out=left_out,
+    )
+    actions = config.hook.pytest_cutover_act(decision=decision, config=config)
+    if actions is not None:
+        decision = dataclasses.replace(decision, actions=actions)
+    document = redactor.value(decision.to_dict())
+    assert isinstance(document, dict)
+    reports = settings.reports_dir.value
+    write_json_atomically(reports / DECISION_FILE, document)
+    _write_summaries(config, reports, document)
+    hook = config.hook
+    hook.pytest_cutover_decision(decision=decision, config=config)
+    notify = {
+        Verdict.GO: hook.pytest_cutover_go,
+        Verdict.NO_GO: hook.pytest_cutover_no_go,
+        Verdict.INCONCLUSIVE: hook.pytest_cutover_inconclusive,
+    }[decision.verdict]
+    notify(decision=decision, config=config)
+    return decision
+
+
+def _write_summaries(config: pytest.Config, reports: Path, document: dict[str, Any]) -> None:
+    """The Markdown summary (reports/, and the CI job page when $GITHUB_STEP_SUMMARY is set)
+    and, with --alluredir, Allure's environment, categories and the decision itself."""
+    summary = render_markdown(document)
+    (reports / SUMMARY_FILE).write_text(summary, encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as page:
+            page.write(summary)
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir:
+        write_allure_extras(Path(alluredir), document, summary, __version__)
