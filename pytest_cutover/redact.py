@@ -438,7 +438,7 @@ def _userinfo_spans(text: str) -> Iterator[tuple[int, int]]:
 # literal search; look-arounds drop the commonest near misses (`author`, `signed`, a bare `key`)
 # before Python sees them. Possessive quantifiers: no backtracking across long runs.
 _TRIGGERS = (
-    "auth(?!or)",
+    "auth(?!or(?!ization))",
     "bearer",
     "cookie",
     "credential",
