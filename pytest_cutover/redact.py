@@ -50,7 +50,7 @@ import re
 import string
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import unquote, unquote_plus
 
 MASK = "***"
@@ -291,12 +291,7 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return {
-                self._key(k): self._hidden(v)
-                if isinstance(k, str) and is_sensitive_name(k)
-                else self.value(v)
-                for k, v in value.items()
-            }
+            return self._mapping(value, hidden=False)
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
@@ -305,13 +300,28 @@ class Redactor:
         if isinstance(value, str):
             return value if is_harmless_value(value) else MASK
         if isinstance(value, Mapping):
-            return {self._key(k): self._hidden(v) for k, v in value.items()}
+            return self._mapping(value, hidden=True)
         if isinstance(value, list | tuple):
             return [self._hidden(v) for v in value]
         return value
 
-    def _key(self, key: object) -> object:
-        return self.text(key) if isinstance(key, str) else key
+    def _mapping(self, mapping: Mapping[Any, Any], hidden: bool) -> dict[Any, Any]:
+        """Two keys that differed only by a secret (`GET /x?token=a`, `GET /x?token=b`) stay two
+        entries, the repeat numbered, so masking never silently drops evidence."""
+        shown: dict[Any, Any] = {}
+        for key, item in mapping.items():
+            secret = hidden or (isinstance(key, str) and is_sensitive_name(key))
+            value = self._hidden(item) if secret else self.value(item)
+            if not isinstance(key, str):
+                shown[key] = value
+                continue
+            label = masked = self.text(key)
+            repeat = 1
+            while label in shown:
+                repeat += 1
+                label = f"{masked} ({repeat})"
+            shown[label] = value
+        return shown
 
     def _finders(self) -> tuple[_Find, ...]:
         version, finders = self._compiled

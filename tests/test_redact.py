@@ -346,6 +346,11 @@ def test_value_masks_secret_keys_only_for_strings_that_are_not_harmless() -> Non
     }
 
 
+def test_keys_that_differ_only_by_a_secret_stay_separate_entries() -> None:
+    shown = Redactor().value({"GET /x?token=aaaa": 1, "GET /x?token=bbbb": 2, "GET /y": 3})
+    assert shown == {"GET /x?token=***": 1, "GET /x?token=*** (2)": 2, "GET /y": 3}
+
+
 def test_redact_url_masks_and_leaves_the_rest_as_written() -> None:
     url = "postgresql://app:s3cret@db/x?password=y&sslmode=require&note=a%20b+c"
     assert redact_url(url) == "postgresql://app:***@db/x?password=***&sslmode=require&note=a%20b+c"
