@@ -1,89 +1,571 @@
-"""Keep secrets out of every report, log line and decision file.
+"""Keep secrets out of every report, log line and decision file (DESIGN rule 5).
 
-Passwords live in database URLs and tokens in headers; both are scrubbed by shape. A secret can
-also surface inside free text (a driver's error message that repeats the URL), so every secret
-value the config held is remembered and scrubbed from text as well.
+A gate run holds production credentials, and its outputs go to CI logs, Allure reports and audit
+files that many people read. Everything bound for an output passes through `Redactor.text` (or
+`Redactor.value` for JSON-like data), which masks three kinds of secret in any text:
+
+1. Known values: every secret the config held (URL passwords, `${VAR}` values in credential
+   places, secret-named header values, values marked `secret = true`), fed in with `add`. Every
+   occurrence becomes `***`, also when two secrets overlap or one is a prefix of another.
+2. URL passwords by shape: `scheme://user:pw@host` becomes `scheme://user:***@host`.
+3. Values by the name they stand under, wherever the name appears: query strings and form
+   bodies (`api_key=***`, also inside URLs in messages, curl commands and JSON strings), header
+   lines (`Authorization: ***`, `X-Api-Key: ***`, `Cookie: ***`), JSON and Python mappings
+   (`"password": "***"`) and `name="value"` assignments. The name stays, so the evidence still
+   says what was there.
+
+Which names hold secrets (`is_sensitive_name`): the name is split into words at `-`, `_`, `.`,
+spaces and camelCase humps; it holds a secret when one word is a secret word (password, pass,
+pwd, secret, token, auth, authorization, credential(s), cookie, session, sessionid, signature,
+sig, bearer, jwt, apikey, or a word ending in password, secret, token, apikey, sessionid, cookie,
+e.g. `csrftoken`, `PHPSESSID`), or a pair like `api key`, `private key`, `access key`. Two kinds
+of name only talk about a secret and stay visible: a word after the last secret word describes it
+(`token_type`, `auth_method`, `password_min_length`, `token_expires_in`, `auth_url`,
+`cookie_domain`, `secret_name`: see `_DESCRIPTORS`), or a word before the first one makes it a
+flag (`access-control-allow-credentials`, `withCredentials`, `has_password`, `requires_auth`).
+
+Which values are harmless (`is_harmless_value`), and stay visible even under a secret name:
+empty, `true false null none nil undefined yes no on off enabled disabled required optional`,
+an auth scheme on its own (`bearer basic digest negotiate ntlm`), a number of at most three
+digits, a mask (`***`), and a placeholder (`${VAR}`, `$VAR` in capitals). A number or a flag
+cannot be a credential worth hiding, and a secret shorter than four characters would mask
+ordinary words, which is also why `add` ignores such values. In JSON-like text (a quoted name)
+a bare number, `true`, `false` or `null` is data, never a secret: `Redactor.value` masks only
+strings, and the text form of the same document must agree with it.
+
+Linear time, by construction: every detector sweeps forward once, looks back or ahead only a
+bounded distance (a name at most 64 characters, user info at most 256) and never rescans what it
+has passed; the spans of all detectors are merged and the text is rebuilt once. Known secrets are
+found with `str.find` (one trie regex per first character once there are more than 64), secret
+names by a literal search for each of a dozen trigger words in the lower-cased text, URL
+passwords from each `://`. The cost grows with the number of known secrets and with how densely
+a text holds secret-looking names; bench/bench_redact.py prints the throughput.
 """
 
 from __future__ import annotations
 
+import functools
+import heapq
 import re
-from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import string
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeAlias
+from urllib.parse import unquote, unquote_plus
 
 MASK = "***"
 
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )
-_SENSITIVE_NAME = re.compile(
-    r"(^|[-_.])(pass|passwd|password|passphrase|pwd|secret|token|api[-_]?key|auth|authorization"
-    r"|credentials?|cookie)([-_.]|$)",
+
+_SECRET_WORDS = frozenset(
+    {
+        "pass",
+        "passwd",
+        "password",
+        "passwords",
+        "passphrase",
+        "pwd",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "cookie",
+        "cookies",
+        "apikey",
+        "apikeys",
+        "session",
+        "sessionid",
+        "sessid",
+        "signature",
+        "sig",
+        "bearer",
+        "jwt",
+    }
+)
+# Glued names: `csrftoken`, `dbpassword`, `PHPSESSID`, `JSESSIONID`, `setcookie`.
+_SECRET_SUFFIXES = (
+    "password",
+    "passwords",
+    "passwd",
+    "passphrase",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "apikey",
+    "apikeys",
+    "sessionid",
+    "sessid",
+    "cookie",
+    "cookies",
+)
+# `key` alone is too common a name (a table's key, a sort key); these make it a secret.
+_KEY_QUALIFIERS = frozenset(
+    {"api", "private", "access", "signing", "encryption", "master", "client", "license"}
+)
+_DESCRIPTORS = frozenset(
+    {
+        "type",
+        "types",
+        "method",
+        "methods",
+        "mode",
+        "scheme",
+        "kind",
+        "style",
+        "format",
+        "alg",
+        "algorithm",
+        "expires",
+        "expiry",
+        "expiration",
+        "ttl",
+        "timeout",
+        "lifetime",
+        "age",
+        "at",
+        "length",
+        "len",
+        "size",
+        "count",
+        "min",
+        "max",
+        "url",
+        "uri",
+        "endpoint",
+        "host",
+        "domain",
+        "path",
+        "file",
+        "dir",
+        "env",
+        "var",
+        "name",
+        "header",
+        "field",
+        "param",
+        "ref",
+        "policy",
+        "required",
+        "enabled",
+        "provider",
+        "hint",
+        "prompt",
+        "location",
+        "label",
+        "strength",
+        "version",
+        "samesite",
+        "secure",
+        "httponly",
+        "user",
+        "username",
+        "realm",
+    }
+)
+_FLAG_PREFIXES = frozenset({"allow", "has", "is", "with", "require", "requires"})
+_NAME_PARTS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+_HARMLESS = re.compile(
+    r"(?:true|false|null|none|nil|undefined|yes|no|on|off|enabled|disabled|required|optional"
+    r"|bearer|basic|digest|negotiate|ntlm|\d{1,3}|\*+"
+    r"|(?-i:\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Z_][A-Z0-9_]*))?",
     re.I,
 )
-_URL_USERINFO = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@", re.I
-)
+_SCHEME_PREFIX = re.compile(r"(?:bearer|basic|digest|token|negotiate|ntlm)\s+(?=\S)", re.I)
+_MIN_SECRET = 4
 
 
 def is_sensitive_name(name: str) -> bool:
-    """Header, query parameter or environment variable names whose values are secrets."""
-    return name.lower() in SENSITIVE_HEADERS or bool(_SENSITIVE_NAME.search(name))
+    """Header, query parameter, JSON key or environment variable names whose values are
+    secrets (the rule is in the module docstring)."""
+    if name.lower() in SENSITIVE_HEADERS:
+        return True
+    words = [w.lower() for w in _NAME_PARTS.split(name) if w]
+    found = [
+        i
+        for i, word in enumerate(words)
+        if word in _SECRET_WORDS
+        or word.endswith(_SECRET_SUFFIXES)
+        or (word in {"key", "keys"} and i > 0 and words[i - 1] in _KEY_QUALIFIERS)
+    ]
+    if not found:
+        return False
+    describes = any(w in _DESCRIPTORS for w in words[found[-1] + 1 :])
+    flags = any(w in _FLAG_PREFIXES for w in words[: found[0]])
+    return not (describes or flags)
+
+
+# The same few names come back in every record of a large text: judge each once.
+_holds_secret = functools.lru_cache(maxsize=4096)(is_sensitive_name)
+
+
+def is_harmless_value(value: str) -> bool:
+    """A flag, a small number, a mask or a placeholder: visible even under a secret name."""
+    return _HARMLESS.fullmatch(value.strip()) is not None
+
+
+# User info ends at the last `@` of the authority, as urllib reads it, so `p@ss` is masked whole.
+# Both parts are bounded (longer ones are not credentials), so each `://` costs at most a few
+# hundred steps whatever follows it.
+_USERINFO = re.compile(r"://(?P<user>[^:/?#@\s\"'<>\\]{0,256}+):(?P<pw>[^/?#\s\"'<>\\]{0,256})@")
 
 
 def redact_url(url: str) -> str:
-    """`postgresql://app:s3cret@db/x?password=y` -> `postgresql://app:***@db/x?password=***`."""
-    masked = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url)
-    parts = urlsplit(masked)
-    if not parts.query:
-        return masked
-    query = [(k, MASK if is_sensitive_name(k) else v) for k, v in parse_qsl(parts.query, True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*/:")))
+    """`postgresql://app:s3cret@db/x?password=y` -> `postgresql://app:***@db/x?password=***`,
+    the rest of the URL exactly as written."""
+    return _redact(url, ())
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: MASK if is_sensitive_name(k) else v for k, v in headers.items()}
+    """Secret-named headers masked unless harmless; URLs in the others (`Location`) scrubbed."""
+    return {name: _header_value(name, value) for name, value in headers.items()}
+
+
+def _header_value(name: str, value: str) -> str:
+    if not is_sensitive_name(name):
+        return _redact(value, ())
+    return value if is_harmless_value(value) else MASK
 
 
 def url_password(url: str) -> str | None:
-    match = _URL_USERINFO.search(url)
+    match = _USERINFO.search(url)
     return match["pw"] if match and match["pw"] else None
 
 
 def url_secrets(url: str) -> set[str]:
-    """The password and the values of sensitive query parameters (`?access_token=...`)."""
-    found = {url_password(url) or ""}
-    query = urlsplit(url).query
-    found.update(v for k, v in parse_qsl(query, True) if is_sensitive_name(k))
-    return {secret for secret in found if secret}
+    """The password and the values of secret-named query or fragment parameters
+    (`?access_token=...`), each as written and decoded, since an error message may show either."""
+    found: set[str] = set()
+    password = url_password(url)
+    if password:
+        found.update({password, unquote(password)})
+    address, _, fragment = url.partition("#")
+    for pair in re.split(r"[&;]", f"{address.partition('?')[2]}&{fragment}"):
+        name, _, raw = pair.partition("=")
+        if is_sensitive_name(unquote_plus(name)):
+            found.update({raw, unquote_plus(raw)})
+    return {secret for secret in found if not is_harmless_value(secret)}
 
 
 class Redactor:
-    """Scrubs known secret values, and secret-shaped URLs, from any text bound for a report."""
+    """Masks known secret values and secret-shaped text in anything bound for an output.
+
+    `add` is cheap and safe from any thread: it records the values and bumps a version; the
+    search patterns are rebuilt once, on the next `text` call that sees a new version.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self._version = 0
+        self._compiled: tuple[int, tuple[_Find, ...]] = (0, ())
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
-        # Very short values would mask ordinary words; a 3-character secret is not worth that.
-        self._secrets.update(s for s in secrets if s and len(s) >= 4)
+        """Remember values to mask. Values shorter than four characters and harmless ones are
+        skipped (they would mask ordinary words); `Bearer x` also remembers `x` on its own."""
+        fresh: set[str] = set()
+        for secret in secrets:
+            scheme = _SCHEME_PREFIX.match(secret)
+            for value in (secret, secret[scheme.end() :] if scheme else ""):
+                if len(value) >= _MIN_SECRET and not is_harmless_value(value):
+                    fresh.add(value)
+        with self._lock:
+            if not fresh <= self._secrets:
+                self._secrets |= fresh
+                self._version += 1
 
     def text(self, text: str) -> str:
-        scrubbed = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            scrubbed = scrubbed.replace(secret, MASK)
-        return scrubbed
+        return _redact(text, self._finders())
 
     def value(self, value: object) -> object:
-        """Redact a JSON-like structure: sensitive keys masked, every string scrubbed."""
+        """Redact a JSON-like structure: keys and strings scrubbed like text, and under a
+        secret-named key every string that is not harmless masked, however deep."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return {
-                k: MASK if isinstance(k, str) and is_sensitive_name(k) and v else self.value(v)
-                for k, v in value.items()
-            }
+            return self._mapping(value, hidden=False)
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
+
+    def _hidden(self, value: object) -> object:
+        if isinstance(value, str):
+            return value if is_harmless_value(value) else MASK
+        if isinstance(value, Mapping):
+            return self._mapping(value, hidden=True)
+        if isinstance(value, list | tuple):
+            return [self._hidden(v) for v in value]
+        return value
+
+    def _mapping(self, mapping: Mapping[Any, Any], hidden: bool) -> dict[Any, Any]:
+        """Two keys that differed only by a secret (`GET /x?token=a`, `GET /x?token=b`) stay two
+        entries, the repeat numbered, so masking never silently drops evidence."""
+        shown: dict[Any, Any] = {}
+        for key, item in mapping.items():
+            secret = hidden or (isinstance(key, str) and is_sensitive_name(key))
+            value = self._hidden(item) if secret else self.value(item)
+            if not isinstance(key, str):
+                shown[key] = value
+                continue
+            label = masked = self.text(key)
+            repeat = 1
+            while label in shown:
+                repeat += 1
+                label = f"{masked} ({repeat})"
+            shown[label] = value
+        return shown
+
+    def _finders(self) -> tuple[_Find, ...]:
+        version, finders = self._compiled
+        if version == self._version:
+            return finders
+        with self._lock:
+            version, secrets = self._version, tuple(self._secrets)
+        finders = _secret_finders(secrets)
+        self._compiled = (version, finders)
+        return finders
+
+
+# A finder returns the first (start, end) of its secret at or after a position.
+_Find: TypeAlias = Callable[[str, int], "tuple[int, int] | None"]
+# Up to this many known secrets each is looked for with `str.find`, the fastest search Python
+# has; beyond it one trie regex per first character keeps the number of sweeps bounded.
+_ONE_SEARCH_EACH = 64
+
+
+def _secret_finders(secrets: Iterable[str]) -> tuple[_Find, ...]:
+    ordered = sorted(secrets)
+    if len(ordered) <= _ONE_SEARCH_EACH:
+        return tuple(_literal_finder(s) for s in ordered)
+    groups: dict[str, list[str]] = {}
+    for secret in ordered:
+        groups.setdefault(secret[0], []).append(secret)
+    return tuple(_pattern_finder(re.compile(_trie(group))) for group in groups.values())
+
+
+def _literal_finder(secret: str) -> _Find:
+    def find(text: str, position: int) -> tuple[int, int] | None:
+        start = text.find(secret, position)
+        return None if start < 0 else (start, start + len(secret))
+
+    return find
+
+
+def _pattern_finder(pattern: re.Pattern[str]) -> _Find:
+    def find(text: str, position: int) -> tuple[int, int] | None:
+        match = pattern.search(text, position)
+        return match.span() if match else None
+
+    return find
+
+
+_Trie: TypeAlias = "dict[str, _Trie]"
+
+
+def _trie(words: list[str]) -> str:
+    """One regex for many literals that shares their prefixes, so the engine follows a single
+    path per position instead of trying every literal; the longest match at a position wins."""
+    root: _Trie = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: _Trie) -> str:
+        branches = [re.escape(c) + build(child) for c, child in node.items() if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return body
+        return f"(?:{body})?"
+
+    return build(root)
+
+
+def _redact(text: str, finders: tuple[_Find, ...]) -> str:
+    """Mask the union of every detector's spans, rebuilding the text once."""
+    sources: list[Iterator[tuple[int, int]]] = [_secret_spans(find, text) for find in finders]
+    if "://" in text:
+        sources.append(_userinfo_spans(text))
+    if "=" in text or ":" in text:
+        sources.append(_name_value_spans(text))
+    chunks: list[str] = []
+    pieces: list[str] = []
+    done = 0
+    start = end = -1
+    for span_start, span_end in heapq.merge(*sources):
+        if span_start <= end:
+            end = max(end, span_end)
+            continue
+        if end >= 0:
+            pieces += (text[done:start], MASK)
+            done = end
+            if len(pieces) > 4096:  # bounded memory when an input is dense with secrets
+                chunks.append("".join(pieces))
+                pieces.clear()
+        start, end = span_start, span_end
+    if end < 0:
+        return text
+    pieces += (text[done:start], MASK, text[end:])
+    return "".join(chunks) + "".join(pieces)
+
+
+def _secret_spans(find: _Find, text: str) -> Iterator[tuple[int, int]]:
+    """Each stretch covered by occurrences of a secret, overlapping ones merged.
+
+    After a match the next search starts one character later, so an occurrence that begins
+    inside this one and reaches past it extends the stretch; the search that finds none inside
+    is the next stretch's start, so the text is swept once."""
+    found = find(text, 0)
+    while found:
+        start, end = found
+        found = find(text, start + 1)
+        while found and found[0] < end:
+            end = max(end, found[1])
+            found = find(text, found[0] + 1)
+        yield start, end
+
+
+def _userinfo_spans(text: str) -> Iterator[tuple[int, int]]:
+    for match in _USERINFO.finditer(text):
+        if match["pw"] and match["pw"] != MASK:
+            yield match.span("pw")
+
+
+# Every secret word of `is_sensitive_name` contains one of these, so a literal search for each in
+# the lower-cased text finds every candidate name; the name's tail (at most 63 characters) and its
+# `=` or `:` must follow. Each starts with its word, which the regex engine finds by a fast
+# literal search; look-arounds drop the commonest near misses (`author`, `signed`, a bare `key`)
+# before Python sees them. Possessive quantifiers: no backtracking across long runs.
+_TRIGGERS = (
+    "auth(?!or(?!ization))",
+    "bearer",
+    "cookie",
+    "credential",
+    "jwt",
+    r"key(?<=[a-z0-9\-_. ]key)",
+    "pass",
+    "pwd",
+    "secret",
+    "sess",
+    "sig(?!n(?!ature))",
+    "token",
+)
+_CANDIDATES = tuple(
+    re.compile(rf"{word}[\w.\-]{{0,63}}+([\"']?)[ \t]{{0,8}}+([=:])") for word in _TRIGGERS
+)
+_CANDIDATE_LENGTH = 96  # the longest word, 63 name characters, a quote, 8 blanks, a separator
+_WINDOW = 1 << 16
+_NAME_RUN = re.compile(r"[\w.\-]*")
+_QUOTED_NAME = re.compile(r"[\w.\- ]*")
+_SPACES = re.compile(r"[ \t]*")
+_NAME_REACH = 64
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_QUOTED = {q: re.compile(rf"{q}((?:[^{q}\\\r\n]|\\.)*+)") for q in "\"'"}
+# A header line's value runs to the end of the line, or of the quoted string it sits in; an
+# escaped newline (`\n` inside a JSON string) ends it too.
+_LINE = {q: re.compile(rf"((?:[^{q}\r\n\\]|\\(?![nr]).)*+)") for q in ("", '"', "'", "`")}
+_QUERY_VALUE = re.compile(
+    r"((?:(?i:bearer|basic|digest|token)[ \t]+)?(?:[^\s&\"'`<>;,\\]|[;,](?!\s))*+)"
+)
+_WORD_VALUE = re.compile(r"([^\s\"'`<>,;&\\]*+)")
+_BARE_VALUE = re.compile(r"([^\s,}\]]*+)")
+_JSON_SCALAR = re.compile(r"true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def _name_value_spans(text: str) -> Iterator[tuple[int, int]]:
+    """The values that stand under secret names, in order.
+
+    The text is taken in windows: every trigger's candidates that start in the window are found
+    by the regex engine, sorted, and judged in order. A masked value moves the cursor past it,
+    and the next window starts at the cursor, so a masked stretch is not searched again; memory
+    stays bounded by one window's candidates."""
+    low = text.lower()
+    if len(low) != len(text):  # a few non-ASCII letters lower to two characters
+        low = text.translate(_ASCII_LOWER)
+    cursor = judged = 0
+    for window in range(0, len(text), _WINDOW):
+        first, stop = max(window, cursor), window + _WINDOW
+        found = sorted(
+            (
+                match
+                for pattern in _CANDIDATES
+                for match in pattern.finditer(low, first, stop + _CANDIDATE_LENGTH)
+                if match.start() < stop
+            ),
+            key=_match_start,
+        )
+        for match in found:
+            separator = match.start(2)
+            if separator <= judged or match.start() < cursor:
+                continue  # another trigger in a name already judged, or inside a masked value
+            judged = separator
+            span = _value_of(text, low, match, cursor)
+            if span is not None:
+                yield span
+                cursor = span[1]
+
+
+def _match_start(match: re.Match[str]) -> int:
+    return match.start()
+
+
+def _value_of(text: str, low: str, match: re.Match[str], cursor: int) -> tuple[int, int] | None:
+    """The span to mask for one candidate `name=`/`name:`, or None when the name holds no
+    secret, the value is harmless, or the `:` belongs to a URL or a `host:port`."""
+    trigger, name_end, separator = match.start(), match.start(1), match.start(2)
+    floor = max(cursor, trigger - _NAME_REACH)
+    start = trigger - _name_run_before(low, floor, trigger)
+    before = text[start - 1] if start > 0 else ""
+    quote = match[1]
+    if quote and before != quote:  # a quoted name with spaces: `"API Key": "..."`
+        opening = text.rfind(quote, floor, start)
+        if opening >= 0 and _QUOTED_NAME.fullmatch(text, opening + 1, start):
+            start, before = opening + 1, quote
+    name = text[start:name_end]
+    if not _holds_secret(name):
+        return None
+    after = separator + 1
+    if text.startswith("=", after) and text[separator] == "=":
+        return None  # `token == x` is a comparison
+    spaces = _SPACES.match(text, after)
+    rest = spaces.end() if spaces else after
+    found: re.Match[str] | None
+    if text.startswith(('"', "'"), rest):
+        found = _QUOTED[text[rest]].match(text, rest)
+    elif quote and before == quote:
+        found = _BARE_VALUE.match(text, rest)
+        if found and _JSON_SCALAR.fullmatch(found[1]):
+            return None
+    elif text[separator] == "=":
+        found = _QUERY_VALUE.match(text, rest)
+    elif before == "/" or (rest == after and "." in name):
+        return None  # `scheme://user:` or `auth.example.com:8443`
+    elif rest == after:
+        found = _WORD_VALUE.match(text, rest)
+    else:
+        found = _LINE[before if before in "\"'`" else ""].match(text, rest)
+    if found is None:
+        return None
+    value_start, value_end = found.span(1)
+    value = text[value_start:value_end].rstrip()
+    if is_harmless_value(value):
+        return None
+    return value_start, value_start + len(value)
+
+
+def _name_run_before(low: str, floor: int, end: int) -> int:
+    """How many name characters precede `end` (not reaching below `floor`): the regex reads the
+    short window reversed, since Python's lookbehind cannot have a variable width."""
+    run = _NAME_RUN.match(low[floor:end][::-1])
+    return run.end() if run else 0
