@@ -21,10 +21,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pytest_cutover.db_deadline import DeadlineExceeded
+from pytest_cutover.gates.integrity import IntegrityConfig, check_tables
+from pytest_cutover.gates.result import Outcome
+from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import CONNECT_TIMEOUT_S, client_deadline, read_only_engine
 from tests.conftest import require_service
 
@@ -213,3 +216,44 @@ def test_a_mariadb_server_frozen_mid_connection_fails_in_about_the_timeout(
         engine.dispose()
     assert isinstance(error, OperationalError), error
     assert "timed out" in str(error.orig)
+
+
+def test_the_integrity_gate_on_a_frozen_postgresql_is_inconclusive_in_about_its_timeout(
+    pg_proxy: Proxy,
+) -> None:
+    """As the gate runs when its engines are made with integrity.statement_timeout: the frozen
+    server fails the pooled connection's ping at the deadline and the reconnect at
+    connect_timeout, and the table is INCONCLUSIVE with the cause, not a hang."""
+    writer = create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{SERVERS['postgresql'][1]}/test"
+    )
+    with writer.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS cutover_frozen_probe"))
+        conn.execute(text("CREATE TABLE cutover_frozen_probe (id INTEGER PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO cutover_frozen_probe VALUES (1), (2)"))
+    settings = IntegrityConfig.model_validate(
+        {
+            "statement_timeout": f"{TIMEOUT:g}s",
+            "tables": [{"table": "cutover_frozen_probe", "key": "id"}],
+        }
+    )
+    engines = {
+        side: pg_engine(pg_proxy.port, settings.statement_timeout, "?connect_timeout=2")
+        for side in ("legacy", "new")
+    }
+    try:
+        assert check_tables(settings, engines, Redactor())[0].outcome is Outcome.PASS
+        pg_proxy.freeze()
+        results: list[object] = []
+        error, _ = bounded(lambda: results.extend(check_tables(settings, engines, Redactor())))
+        assert error is None, error
+        (result,) = results
+        assert getattr(result, "outcome", None) is Outcome.INCONCLUSIVE
+        assert "timeout expired" in " ".join(getattr(result, "reasons", ()))
+    finally:
+        pg_proxy.thaw()
+        for engine in engines.values():
+            engine.dispose()
+        with writer.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS cutover_frozen_probe"))
+        writer.dispose()
