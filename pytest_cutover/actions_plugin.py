@@ -19,8 +19,6 @@ import pytest
 
 from pytest_cutover import keys
 from pytest_cutover.decision import (
-    ACTION_FAILED_EXIT,
-    ROLLBACK_FAILED_EXIT,
     ActionsReport,
     Decision,
     Verdict,
@@ -105,14 +103,10 @@ def _action_for(verdict: Verdict, cutover_config: CutoverConfig, promote: bool) 
 
 def report_of(outcome: ActionOutcome) -> ActionsReport:
     """The outcome as the decision carries it; an action that did not happen is a failure."""
+    from pytest_cutover.actions.outcome import exit_status_for, failure_headline
+
     entry = {**outcome.to_dict(), "line": outcome.line()}
-    if outcome.ok:
-        return ActionsReport((entry,))
-    if outcome.action == "rollback":
-        failure = f"ROLLBACK FAILED ({outcome.status}): {outcome.detail}"
-        return ActionsReport((entry,), failure, ROLLBACK_FAILED_EXIT)
-    failure = f"{outcome.action.upper()} FAILED ({outcome.status}): {outcome.detail}"
-    return ActionsReport((entry,), failure, ACTION_FAILED_EXIT)
+    return ActionsReport((entry,), failure_headline(outcome), exit_status_for(outcome))
 
 
 def _callbacks(config: pytest.Config) -> Callbacks:

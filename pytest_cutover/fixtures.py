@@ -108,8 +108,9 @@ def new_http(new: System) -> Iterator[httpx.Client]:
         yield client
 
 
-def _engine(system: System) -> Iterator[Engine]:
-    engine = system.read_only_engine()
+def _engine(system: System, config: CutoverConfig) -> Iterator[Engine]:
+    # Every query gives up a little after the statement timeout, even on a frozen server.
+    engine = system.read_only_engine(config.integrity.statement_timeout)
     if engine is None:
         not_configured(f"systems.{system.name}.database is not set")
     try:
@@ -119,15 +120,17 @@ def _engine(system: System) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def legacy_db(legacy: System) -> Iterator[Engine]:
-    """A read-only SQLAlchemy `Engine` on legacy's database; skips as not configured without one."""
-    yield from _engine(legacy)
+def legacy_db(legacy: System, cutover_config: CutoverConfig) -> Iterator[Engine]:
+    """A read-only SQLAlchemy `Engine` on legacy's database; skips as not configured without one.
+    Queries give up after about integrity.statement_timeout, a frozen server included."""
+    yield from _engine(legacy, cutover_config)
 
 
 @pytest.fixture(scope="session")
-def new_db(new: System) -> Iterator[Engine]:
-    """A read-only SQLAlchemy `Engine` on new's database; skips as not configured without one."""
-    yield from _engine(new)
+def new_db(new: System, cutover_config: CutoverConfig) -> Iterator[Engine]:
+    """A read-only SQLAlchemy `Engine` on new's database; skips as not configured without one.
+    Queries give up after about integrity.statement_timeout, a frozen server included."""
+    yield from _engine(new, cutover_config)
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,11 @@ connection level, so a gate bug cannot write to production.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import Engine, create_engine, event
@@ -16,6 +18,9 @@ from sqlalchemy.engine import make_url
 
 from pytest_cutover.config import SystemConfig
 from pytest_cutover.redact import redact_url
+
+if TYPE_CHECKING:
+    from pytest_cutover.db_deadline import DeadlineConnection
 
 
 @dataclass(frozen=True)
@@ -57,28 +62,83 @@ class System:
                 url = url.set(database=str(self.base_dir / path))
         return url.render_as_string(hide_password=False)
 
-    def read_only_engine(self) -> Engine | None:
-        """An engine whose every connection refuses writes; None when no database is configured."""
+    def read_only_engine(self, timeout: float | None = None) -> Engine | None:
+        """An engine whose every connection refuses writes; None when no database is configured.
+        `timeout`: as for the module's read_only_engine."""
         if self.database_url is None:
             return None
-        return read_only_engine(self.database_url)
+        return read_only_engine(self.database_url, timeout)
 
 
-def read_only_engine(database_url: str) -> Engine:
-    """Read-only by the database's own rules: SQLite mode=ro, a read-only session elsewhere."""
+# Opening a connection gives up after this long (libpq and MySQL drivers count whole seconds).
+CONNECT_TIMEOUT_S = 10
+# A server host that vanished (power cut, partition) is noticed after about idle + interval *
+# count = 60 s of silence, instead of the kernel's default of over two hours.
+PG_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
+def client_deadline(timeout: float) -> float:
+    """How long the client waits for one answer when the server's own limit is `timeout`: a bit
+    longer, so a live server's statement timeout always comes first (with its clearer message)
+    and the client gives up only on a server that cannot answer at all."""
+    return timeout * 1.1 + 1.0
+
+
+def read_only_engine(database_url: str, timeout: float | None = None) -> Engine:
+    """Read-only by the database's own rules: SQLite mode=ro, a read-only session elsewhere.
+
+    Every connection to a server gives up opening after CONNECT_TIMEOUT_S, and PostgreSQL ones
+    send TCP keepalives. With `timeout` (the statement timeout the caller sets on the server),
+    a round trip with no answer gives up after client_deadline(timeout) too: psycopg 3 through
+    db_deadline, pymysql and mysqlclient through read_timeout/write_timeout. So a frozen server
+    fails in about `timeout`, not after the kernel's TCP retries. Without it a query may take as
+    long as it likes, as before. A setting in the URL's query (`?connect_timeout=3`) wins.
+    """
     url = make_url(database_url)
     backend = url.get_backend_name()
+    driver = url.get_driver_name()
     connect_args: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
             path = Path(url.database).resolve()
             url = url.set(database=f"file:{path}?mode=ro", query={**url.query, "uri": "true"})
     elif backend == "postgresql":
         connect_args["options"] = "-c default_transaction_read_only=on"
+        if driver in ("psycopg", "psycopg2"):  # libpq's own parameters
+            defaults = {"connect_timeout": CONNECT_TIMEOUT_S, **PG_KEEPALIVES}
+    elif driver in ("pymysql", "mysqldb"):
+        defaults = {"connect_timeout": CONNECT_TIMEOUT_S}
+        if timeout is not None:
+            seconds = math.ceil(client_deadline(timeout))
+            defaults.update(read_timeout=seconds, write_timeout=seconds)
+    connect_args.update({k: v for k, v in defaults.items() if k not in url.query})
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     if backend in ("mysql", "mariadb"):
         event.listen(engine, "connect", _mysql_read_only)
+    if backend == "postgresql" and driver == "psycopg" and timeout is not None:
+        event.listen(engine, "do_connect", _psycopg_with_deadline(client_deadline(timeout)))
     return engine
+
+
+def _psycopg_with_deadline(seconds: float) -> Callable[..., DeadlineConnection]:
+    """Connections made by DeadlineConnection; imported here, so a run on SQLite alone never
+    loads psycopg."""
+    from pytest_cutover.db_deadline import DeadlineConnection
+
+    def connect(
+        _dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> DeadlineConnection:
+        connection = DeadlineConnection.connect(*cargs, **cparams)
+        connection.deadline_s = seconds
+        return connection
+
+    return connect
 
 
 def _mysql_read_only(dbapi_connection: Any, _record: Any) -> None:

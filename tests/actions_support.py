@@ -10,13 +10,19 @@ from typing import Any
 
 from tests.conftest import MINIMAL_CONFIG, OWN_GATES_ONLY
 
-# set: record the call and the weight; get: print the weight. helper: record the call (with the
-# reason and the xdist worker it ran on, if any), then succeed, fail or hang as asked.
+# set: record the call and the weight; get: print the weight, or fail while a file "broken-get"
+# exists (as a load balancer's API does while it is down). helper: record the call (with the
+# reason and the xdist worker it ran on, if any), then succeed, fail or hang as asked; "wait"
+# writes its pid to helper.pid, waits for a file "release", says so and writes helpers-done.log,
+# dying on SIGPIPE as a shell script would if what it prints had nowhere to go.
 SCRIPTS = {
     "weight.py": """
 import os, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 if sys.argv[1] == "get":
+    if os.path.exists(os.path.join(here, "broken-get")):
+        print("admin API down: 503", file=sys.stderr)
+        sys.exit(7)
     print(open(os.path.join(here, "weight.txt")).read().strip())
     sys.exit(0)
 with open(os.path.join(here, "traffic.log"), "a") as log:
@@ -36,6 +42,16 @@ if sys.argv[1] == "fail":
     sys.exit(3)
 if sys.argv[1] == "hang":
     time.sleep(60)
+if sys.argv[1] == "wait":
+    import signal
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    open(os.path.join(here, "helper.pid"), "w").write(str(os.getpid()))
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.path.join(here, "release")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print("released: finishing the rollback", flush=True)
+    with open(os.path.join(here, "helpers-done.log"), "a") as done:
+        done.write(str(os.getpid()) + "\\n")
 """,
 }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_cutover.actions.commands import UNRESOLVED_EXIT
 from tests.actions_support import actions_toml, audit, lines, make_project
 from tests.conftest import MINIMAL_CONFIG, require_service
 from tests.nginx_support import Nginx, nginx_available, who_answers
@@ -59,6 +60,7 @@ def test_shift_rollback_and_status_are_audited(project: Path) -> None:
         ("rollback", "cutover rollback", "done"),
     ]
     status = cutover("status", "--json", cwd=project)
+    assert status.returncode == 0
     shown = json.loads(status.stdout)
     assert shown["traffic"]["percent"] == 0
     assert shown["interrupted_actions"] == []
@@ -106,6 +108,7 @@ def test_killed_in_the_middle_of_a_rollback_leaves_a_started_record(project: Pat
     started = [(r["event"], r["action"]) for r in audit(project) if r["event"] != "decision"]
     assert started == [("started", "rollback"), ("started", "traffic")]
     status = cutover("status", cwd=project)
+    assert status.returncode == UNRESOLVED_EXIT
     assert "traffic (command): the new system gets 50%" in status.stdout
     assert "INTERRUPTED: rollback to 0.0% started" in status.stdout
     assert "INTERRUPTED: traffic to 0.0% started" in status.stdout
@@ -146,6 +149,7 @@ def test_killed_in_the_middle_of_an_nginx_change_status_reports_what_nginx_serve
     shift.wait()
     assert [r["event"] for r in audit(tmp_path)] == ["started"]
     status = cutover("status", cwd=tmp_path)
+    assert status.returncode == UNRESOLVED_EXIT
     assert "traffic (nginx): the new system gets 0%" in status.stdout
     assert "WARNING: cutover-split.conf says 50.0% but nginx serves 0.0%" in status.stdout
     assert "INTERRUPTED: shift to 50.0% started" in status.stdout

@@ -158,7 +158,8 @@ def test_http_driver_retries_reports_and_is_idempotent(tmp_path: Path, api: Admi
         '{"weight": 10, "legacy": 90}',
         "Bearer t0ken-value",
     ]
-    assert not driver.set(10).changed
+    # The caller reads once and hands the reading over: no second set for the same weight.
+    assert not driver.set(10, driver.current()).changed
     assert len(api.state["calls"]) == 3
 
 

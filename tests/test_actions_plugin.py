@@ -4,11 +4,13 @@ real scripts that record each call, so "exactly once" is counted, not assumed.""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
 
 from pytest_cutover.actions.lock import action_lock
+from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
 from tests.actions_support import actions_toml, audit, decision_json, lines, make_project
 
 NO_GO_TESTS = """
@@ -197,10 +199,14 @@ def test_a_second_overlapping_run_does_not_act(pytester: pytest.Pytester) -> Non
     pytester.makepyfile(test_gate=NO_GO_TESTS)
     with action_lock(folder / "reports" / "cutover.lock", "rollback"):
         result = pytester.runpytest_subprocess("-m", "canary_gate")
-    assert result.ret == 11
-    result.stdout.fnmatch_lines(["*another cutover action is running (rollback by *"])
+    assert result.ret == ACTION_BUSY_EXIT  # not 11: the rollback is not failing, it is elsewhere
+    result.stdout.fnmatch_lines(
+        [f"*another run (pid {os.getpid()}, started at *, by *) is acting: rollback*"]
+    )
     assert not (folder / "rollbacks.log").exists()
-    assert audit(folder)[-1]["event"] == "refused"
+    refused = audit(folder)[-1]
+    assert (refused["event"], refused["result"]) == ("refused", "busy")
+    assert refused["holder"]["pid"] == os.getpid()
 
 
 def test_promote_needs_a_step_and_a_driver(pytester: pytest.Pytester) -> None:

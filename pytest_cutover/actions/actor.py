@@ -2,12 +2,22 @@
 
 Every action: ask the `before` callbacks (a team's veto), take the lock, write the audit record,
 act, write the closing record, tell the `after` callbacks. A dry run asks and records but
-changes nothing. Failures come back as an ActionOutcome that says so; nothing is swallowed and
-nothing raises past here except a failure to write the audit log itself.
+changes nothing. Failures come back as an ActionOutcome that says so; nothing is swallowed.
 
-A broken `before` callback blocks a shift (do not promote on doubt) but never a rollback: going
-back to legacy is the safe direction, and a chat webhook being down must not keep traffic on a
-failing system.
+A rollback depends on nothing but the driver's `set` (DESIGN rule 2). A broken `before`
+callback, a weight that cannot be read, an audit log that cannot be written: each is reported
+in the outcome's notes and the rollback goes on. A lock file that cannot be used at all still
+lets traffic go back to 0% (setting a weight twice is harmless) but not the helper, which runs
+exactly once only under the lock. Only another run holding the lock stops it ("busy"), since
+that run is doing the rollback already; and a team's explicit veto.
+
+A shift is a promotion and fails closed: a raising `before` callback blocks it, and an audit log
+that cannot be written stops it. A shift whose current weight cannot be read goes ahead: the
+weight it sets is absolute (`cutover shift 50` means 50%, whatever it was), and refusing would
+leave a person no way to move traffic while the read is broken. The read failure is in the
+outcome's notes and the audit record (`from_unknown`); a team that wants no promotion from an
+unknown weight vetoes it in `pytest_cutover_before_traffic_change` (`change.from_percent` is
+None).
 """
 
 from __future__ import annotations
@@ -15,19 +25,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_cutover.actions.audit import AUDIT_FILE, AuditLog
+from pytest_cutover.actions.audit import (
+    AUDIT_FILE,
+    AuditLog,
+    new_action_id,
+    read_audit,
+    unresolved,
+)
 from pytest_cutover.actions.calls import CallResult
-from pytest_cutover.actions.driver import DriverError, TrafficDriver
+from pytest_cutover.actions.driver import DriverError, NoReading, TrafficDriver
 from pytest_cutover.actions.drivers import make_driver
-from pytest_cutover.actions.lock import LOCK_FILE, LockBusy, action_lock
+from pytest_cutover.actions.lock import LOCK_FILE, LockBusy, LockUnavailable, action_lock
+from pytest_cutover.actions.outcome import BUSY, ActionOutcome
 from pytest_cutover.actions.rollback import describe_helper, run_helper
 from pytest_cutover.config import CutoverConfig
 
-OK_STATUSES = ("done", "no-op", "dry-run", "held")
+__all__ = ["ActionOutcome", "Actor", "Callbacks", "RollbackRequest", "TrafficChange"]
 
 
 @dataclass(frozen=True)
@@ -53,30 +70,14 @@ class RollbackRequest:
     dry_run: bool
 
 
-@dataclass
-class ActionOutcome:
-    action: str
-    status: str
-    detail: str
-    from_percent: float | None = None
-    to_percent: float | None = None
-    duration_s: float = 0.0
-    helper: dict[str, Any] | None = None
+@dataclass(frozen=True)
+class Reading:
+    """The weight read before an action: `unknown` says why there is none, and `notes` carry a
+    read that failed (as opposed to a driver that has no way to read) to the report."""
+
+    percent: float | None
+    unknown: str | None = None
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in OK_STATUSES
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
-
-    def line(self) -> str:
-        moved = ""
-        if self.to_percent is not None:
-            start = "?" if self.from_percent is None else f"{self.from_percent:g}"
-            moved = f" {start}% -> {self.to_percent:g}%"
-        return f"{self.action}{moved}: {self.status}: {self.detail}"
 
 
 def _no_veto(_subject: Any) -> str | None:
@@ -122,12 +123,25 @@ class Actor:
 
     def current(self) -> tuple[float | None, str | None]:
         """The driver's weight now, or None and why it is not known."""
+        reading = self.read()
+        return reading.percent, reading.unknown
+
+    def read(self) -> Reading:
+        """The driver's weight now; never raises, since a reading is for the record and the
+        no-op check only, never a condition of acting."""
         if self.driver is None:
-            return None, "no [traffic] driver configured"
+            return Reading(None, "no [traffic] driver configured")
         try:
-            return self.driver.current(), None
-        except DriverError as err:
-            return None, str(err)
+            return Reading(self.driver.current())
+        except NoReading as err:
+            return Reading(None, str(err))
+        except Exception as err:  # a bug in reading must not block an action either
+            why = str(err) if isinstance(err, DriverError) else f"{type(err).__name__}: {err}"
+            return Reading(
+                None,
+                why,
+                [f"reading the current weight failed ({why}); the change went ahead without it"],
+            )
 
     def hold(self, reason: str, *, step: float | None = None, **context: Any) -> ActionOutcome:
         percent, _ = self.current()
@@ -145,9 +159,11 @@ class Actor:
             return ActionOutcome("shift", "failed", "no [traffic] driver configured", None, percent)
         try:
             with self._locked(f"shift to {percent:g}%"):
-                return self._traffic("shift", percent, reason, step, context, may_block=True)
+                return self._traffic(
+                    "shift", percent, reason, step, context, self.read(), rollback=False
+                )
         except LockBusy as err:
-            return self._refused("shift", str(err), step, context)
+            return self._busy("shift", err, step, context)
 
     def rollback(self, reason: str, *, step: float | None = None, **context: Any) -> ActionOutcome:
         """Traffic back to 0% (if a driver is configured), then the rollback helper (if one is)."""
@@ -167,24 +183,51 @@ class Actor:
             return self._vetoed("rollback", veto, step, context, notes)
         try:
             with self._locked("rollback"):
-                outcome = self._rollback(request, context)
+                outcome = self._rollback(request, context, unlocked=None)
         except LockBusy as err:
-            return self._refused("rollback", str(err), step, context)
+            return self._busy("rollback", err, step, context)
+        except LockUnavailable as err:
+            outcome = self._rollback(request, context, unlocked=str(err))
         outcome.notes[:0] = notes
         _tell(self.callbacks.after_rollback, request, outcome, "after_rollback")
         return outcome
 
-    def _rollback(self, request: RollbackRequest, context: dict[str, Any]) -> ActionOutcome:
-        before, _ = self.current()
+    def resolve(self, note: str) -> ActionOutcome:
+        """Record that a person has looked at every interrupted action and what they found, so
+        `cutover status` stops flagging them. Under the lock: while a killed run's helper still
+        holds it, the action is not over and cannot be resolved yet."""
+        try:
+            with action_lock(self.lock_path, "resolve"):
+                interrupted = unresolved(read_audit(self.audit.path))
+                if not interrupted:
+                    return ActionOutcome("resolve", "no-op", "no interrupted action to resolve")
+                ids = [r.get("action_id") for r in interrupted]
+                self.audit.append(
+                    {"event": "resolved", "action": "resolve", "resolves": ids, "note": note}
+                )
+        except LockBusy as err:
+            return self._busy("resolve", err, None, {})
+        started = ", ".join(
+            f"{r.get('action')} started {r.get('ts')} by {r.get('who')}" for r in interrupted
+        )
+        return ActionOutcome("resolve", "done", f"recorded for {started}: {note}")
+
+    def _rollback(
+        self, request: RollbackRequest, context: dict[str, Any], *, unlocked: str | None
+    ) -> ActionOutcome:
+        """`unlocked`: why the lock could not be taken; then only the traffic goes back."""
+        reading = self.read() if self.driver is not None else Reading(None)
         fields = {
             "step": request.step,
             "reason": request.reason,
             "driver": request.driver,
             "helper": request.helper,
-            "from": before,
+            "from": reading.percent,
             "to": 0.0,
             **context,
         }
+        if reading.unknown and self.driver is not None:
+            fields["from_unknown"] = reading.unknown
         if self.dry_run:
             self.audit.append({"event": "dry-run", "action": "rollback", **fields})
             plan = " and ".join(
@@ -195,21 +238,30 @@ class Actor:
                 )
                 if part
             )
-            return ActionOutcome("rollback", "dry-run", f"would {plan}", before, 0.0)
+            return ActionOutcome("rollback", "dry-run", f"would {plan}", reading.percent, 0.0)
         started = time.monotonic()
-        action_id = self.audit.started("rollback", **fields)
-        parts: list[str] = []
+        action_id = new_action_id()
         notes: list[str] = []
+        self._record(
+            lambda: self.audit.started("rollback", action_id, **fields), notes, rollback=True
+        )
+        parts: list[str] = []
         failed = False
         if self.driver is not None:
             traffic = self._traffic(
-                "traffic", 0.0, request.reason, request.step, context, may_block=False
+                "traffic", 0.0, request.reason, request.step, context, reading, rollback=True
             )
             parts.append(traffic.line())
-            notes += traffic.notes
+            notes += [note for note in traffic.notes if note not in notes]
             failed = not traffic.ok
         helper_result = None
-        if self.helper is not None:
+        if self.helper is not None and unlocked is not None:
+            parts.append(
+                f"helper {request.helper}: NOT RUN, since it runs exactly once only under the "
+                f"lock ({unlocked}); run `cutover rollback` once the lock file can be made"
+            )
+            failed = True
+        elif self.helper is not None:
             try:
                 helper_result = run_helper(self.helper, self.config.base_dir, request.reason)
             except Exception as err:  # recorded like any failed helper, never lost
@@ -221,20 +273,25 @@ class Actor:
             "rollback",
             "failed" if failed else "done",
             "; ".join(parts),
-            before,
+            reading.percent,
             0.0,
             round(time.monotonic() - started, 3),
             helper_result.to_dict() if helper_result else None,
             notes,
         )
-        self.audit.finished(
-            "rollback",
-            action_id,
-            result=outcome.status,
-            detail=outcome.detail,
-            duration_s=outcome.duration_s,
-            helper_result=outcome.helper,
-            **fields,
+        self._record(
+            lambda: self.audit.finished(
+                "rollback",
+                action_id,
+                result=outcome.status,
+                detail=outcome.detail,
+                duration_s=outcome.duration_s,
+                helper_result=outcome.helper,
+                notes=outcome.notes,
+                **fields,
+            ),
+            outcome.notes,
+            rollback=True,
         )
         return outcome
 
@@ -245,17 +302,19 @@ class Actor:
         reason: str,
         step: float | None,
         context: dict[str, Any],
+        reading: Reading,
         *,
-        may_block: bool,
+        rollback: bool,
     ) -> ActionOutcome:
         assert self.driver is not None
-        before, unknown = self.current()
+        before = reading.percent
         change = TrafficChange(self.driver.name, before, percent, reason, step, self.dry_run)
         veto, notes = _ask(self.callbacks.before_traffic_change, change, "before_traffic_change")
-        if veto is None and notes and may_block:
+        if veto is None and notes and not rollback:
             veto = notes[0]
         if veto is not None:
             return self._vetoed(action, veto, step, context, notes, before, percent)
+        notes += reading.notes
         fields = {
             "step": step,
             "reason": reason,
@@ -264,8 +323,8 @@ class Actor:
             "to": percent,
             **context,
         }
-        if unknown:
-            fields["from_unknown"] = unknown
+        if reading.unknown:
+            fields["from_unknown"] = reading.unknown
         if self.dry_run:
             self.audit.append({"event": "dry-run", "action": action, **fields})
             return ActionOutcome(
@@ -277,9 +336,12 @@ class Actor:
                 notes=notes,
             )
         started = time.monotonic()
-        action_id = self.audit.started(action, **fields)
+        action_id = new_action_id()
+        self._record(
+            lambda: self.audit.started(action, action_id, **fields), notes, rollback=rollback
+        )
         try:
-            change_done = self.driver.set(percent)
+            change_done = self.driver.set(percent, before)
             status, detail = ("done" if change_done.changed else "no-op"), change_done.detail
         except DriverError as err:
             status, detail = "failed", str(err)
@@ -294,23 +356,56 @@ class Actor:
             round(time.monotonic() - started, 3),
             notes=notes,
         )
-        self.audit.finished(
-            action, action_id, result=status, detail=detail, duration_s=outcome.duration_s, **fields
+        self._record(
+            lambda: self.audit.finished(
+                action,
+                action_id,
+                result=status,
+                detail=detail,
+                duration_s=outcome.duration_s,
+                **fields,
+            ),
+            notes,
+            rollback=rollback,
         )
         _tell(self.callbacks.after_traffic_change, change, outcome, "after_traffic_change")
         return outcome
 
-    def _locked(self, purpose: str) -> AbstractContextManager[None]:
+    def _locked(self, purpose: str) -> AbstractContextManager[object]:
         """A dry run changes nothing, so it needs no lock and never waits for one."""
         return nullcontext() if self.dry_run else action_lock(self.lock_path, purpose)
 
-    def _refused(
-        self, action: str, why: str, step: float | None, context: dict[str, Any]
+    def _record(self, write: Callable[[], None], notes: list[str], *, rollback: bool) -> None:
+        """Write an audit record. A rollback goes on without one and says so (going back to
+        legacy depends on nothing but setting the weight); anything else stops, since an
+        unrecorded promotion is worse than none."""
+        if not rollback:
+            write()
+            return
+        try:
+            write()
+        except OSError as err:
+            note = (
+                f"THE AUDIT LOG COULD NOT BE WRITTEN ({type(err).__name__}: {err}): this "
+                "rollback went ahead without its record there"
+            )
+            if note not in notes:
+                notes.append(note)
+
+    def _busy(
+        self, action: str, err: LockBusy, step: float | None, context: dict[str, Any]
     ) -> ActionOutcome:
-        self.audit.append(
-            {"event": "refused", "action": action, "step": step, "reason": why, **context}
+        """Another run holds the lock: this one did nothing, and the audit says it stood back."""
+        notes: list[str] = []
+        record = {"event": "refused", "action": action, "result": BUSY, "step": step}
+        self._record(
+            lambda: self.audit.append(
+                {**record, "reason": str(err), "holder": err.holder, **context}
+            ),
+            notes,
+            rollback=True,
         )
-        return ActionOutcome(action, "failed", why)
+        return ActionOutcome(action, BUSY, str(err), notes=notes)
 
     def _vetoed(
         self,

@@ -26,11 +26,16 @@ AUDIT_FILE = "audit.jsonl"
 
 def who() -> str:
     """user@host pid N: enough to find the run, the person or the CI job behind an action."""
+    user, host = user_at_host()
+    return f"{user}@{host} pid {os.getpid()}"
+
+
+def user_at_host() -> tuple[str, str]:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = f"uid {os.getuid()}"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+    return user, socket.gethostname()
 
 
 @dataclass
@@ -61,13 +66,17 @@ class AuditLog:
         if created:
             fsync_directory(self.path.parent)
 
-    def started(self, action: str, **fields: Any) -> str:
-        action_id = uuid.uuid4().hex[:12]
+    def started(self, action: str, action_id: str, **fields: Any) -> None:
         self.append({"event": "started", "action": action, "action_id": action_id, **fields})
-        return action_id
 
     def finished(self, action: str, action_id: str, **fields: Any) -> None:
         self.append({"event": "finished", "action": action, "action_id": action_id, **fields})
+
+
+def new_action_id() -> str:
+    """Made before the started record is written, so a rollback that could not write it still
+    has an id to put on its finished record."""
+    return uuid.uuid4().hex[:12]
 
 
 def read_audit(path: Path) -> list[dict[str, Any]]:
@@ -93,3 +102,15 @@ def unfinished(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Started actions with no finished record: cut short by a crash or a kill."""
     done = {r.get("action_id") for r in records if r.get("event") == "finished"}
     return [r for r in records if r.get("event") == "started" and r.get("action_id") not in done]
+
+
+def unresolved(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Unfinished actions nobody has recorded a look at yet (`cutover resolve`): until someone
+    has, what the cut-short action left behind is unknown."""
+    resolved = {
+        action_id
+        for r in records
+        if r.get("event") == "resolved"
+        for action_id in r.get("resolves") or ()
+    }
+    return [r for r in unfinished(records) if r.get("action_id") not in resolved]

@@ -1,8 +1,13 @@
-"""`cutover status`, `shift`, `rollback` and `run`: the actions by hand, through the same Actor
-the plugin's hooks use, so a manual change is locked and audited exactly like an automatic one.
+"""`cutover status`, `shift`, `rollback`, `resolve` and `run`: the actions by hand, through the
+same Actor the plugin's hooks use, so a manual change is locked and audited exactly like an
+automatic one.
 
-Exit statuses match the plugin's: 0 done, 2 a usage or config mistake, 11 a rollback that did
-not happen, 12 another action that did not happen; `run` also passes on a gate run's 1 and 10.
+Exit statuses match the plugin's (outcome.exit_status_for): 0 done, 2 a usage or config mistake,
+11 a rollback that did not happen, 12 another action that did not happen, 13 another run holds
+the lock and is acting (so this one did nothing); `run` also passes on a gate run's 1 and 10.
+`status` exits 3 while an action that started never finished (killed, or still running) and
+nobody has recorded what they found with `cutover resolve --note`: a pipeline that checks
+`cutover status` before its next step stops there.
 """
 
 from __future__ import annotations
@@ -16,15 +21,22 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.markup import escape
 
-from pytest_cutover.actions.actor import ActionOutcome, Actor
-from pytest_cutover.actions.audit import AUDIT_FILE, read_audit, unfinished
+from pytest_cutover.actions.actor import Actor
+from pytest_cutover.actions.audit import AUDIT_FILE, read_audit, unresolved
+from pytest_cutover.actions.lock import acting_now, describe_holder
+from pytest_cutover.actions.outcome import (
+    BUSY,
+    ActionOutcome,
+    exit_status_for,
+    failure_headline,
+)
 from pytest_cutover.actions.progressive import RunError, load_state, parse_steps, run_steps
 from pytest_cutover.config import CutoverConfig
-from pytest_cutover.decision import ACTION_FAILED_EXIT, ROLLBACK_FAILED_EXIT
 from pytest_cutover.settings import parse_step
 from pytest_cutover.units import parse_duration
 
-ACTION_COMMANDS = ("status", "shift", "rollback", "run")
+ACTION_COMMANDS = ("status", "shift", "rollback", "resolve", "run")
+UNRESOLVED_EXIT = 3
 T = TypeVar("T")
 _RECENT = 8
 
@@ -41,6 +53,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "rollback", help="traffic back to legacy and the rollback helper (audited)"
     )
     rollback.add_argument("--reason", required=True, metavar="TEXT")
+    resolve = commands.add_parser(
+        "resolve",
+        help="record what you found about interrupted actions (audited); status exits 0 again",
+    )
+    resolve.add_argument(
+        "--note",
+        required=True,
+        metavar="TEXT",
+        help="what you checked and found, such as 'helper finished, traffic on legacy'",
+    )
     run = commands.add_parser(
         "run", help="the whole progressive cutover: gate, shift, soak, for each step"
     )
@@ -87,26 +109,34 @@ def run_command(args: argparse.Namespace, config: CutoverConfig, reports: Path) 
             errors = Console(stderr=True, highlight=False, soft_wrap=True)
             errors.print(f"[red]error:[/red] {escape(str(err))}")
             return 2
+    if args.command == "resolve":
+        actor = Actor(config, reports, "cutover resolve")
+        return _report(_attempt("resolve", lambda: actor.resolve(args.note)), console)
     actor = Actor(config, reports, f"cutover {args.command}", dry_run=args.dry_run)
-    failed_exit = ACTION_FAILED_EXIT if args.command == "shift" else ROLLBACK_FAILED_EXIT
+    if args.command == "shift":
+        outcome = _attempt("shift", lambda: actor.shift(args.percent, reason=args.reason))
+    else:
+        outcome = _attempt("rollback", lambda: actor.rollback(args.reason))
+    return _report(outcome, console)
+
+
+def _attempt(action: str, act: Callable[[], ActionOutcome]) -> ActionOutcome:
     try:
-        if args.command == "shift":
-            outcome = actor.shift(args.percent, reason=args.reason)
-        else:
-            outcome = actor.rollback(args.reason)
+        return act()
     except OSError as err:  # the audit log or the lock could not be written
-        outcome = ActionOutcome(args.command, "failed", f"{type(err).__name__}: {err}")
-    return _report(outcome, console, failed_exit)
+        return ActionOutcome(action, "failed", f"{type(err).__name__}: {err}")
 
 
-def _report(outcome: ActionOutcome, console: Console, failed_exit: int) -> int:
-    if outcome.ok:
+def _report(outcome: ActionOutcome, console: Console) -> int:
+    headline = failure_headline(outcome)
+    if headline is None:
         console.print(escape(outcome.line()))
-        return 0
-    console.print(
-        f"[bold white on red]{escape(outcome.action.upper())} FAILED[/]: {escape(outcome.line())}"
-    )
-    return failed_exit
+    else:
+        style = "bold black on yellow" if outcome.status == BUSY else "bold white on red"
+        console.print(f"[{style}]{escape(headline)}[/]")
+    for note in outcome.notes:
+        console.print(f"  note: {escape(note)}")
+    return exit_status_for(outcome) or 0
 
 
 def _status(config: CutoverConfig, reports: Path, console: Console, as_json: bool) -> int:
@@ -116,21 +146,26 @@ def _status(config: CutoverConfig, reports: Path, console: Console, as_json: boo
         traffic["percent"], traffic["error"] = actor.current()
     records = read_audit(reports / AUDIT_FILE)
     decisions = [r for r in records if r.get("event") == "decision"]
-    shown = {"finished", "hold", "vetoed", "refused", "dry-run"}
+    shown = {"finished", "hold", "vetoed", "refused", "dry-run", "resolved"}
+    interrupted = unresolved(records)
+    holder = acting_now(actor.lock_path)
+    code = UNRESOLVED_EXIT if interrupted else 0
     status = {
         "config": str(config.path),
         "traffic": traffic,
         "last_decision": decisions[-1] if decisions else None,
         "recent_actions": [r for r in records if r.get("event") in shown][-_RECENT:],
-        "interrupted_actions": unfinished(records),
+        "interrupted_actions": interrupted,
+        "acting_now": None if holder is None else describe_holder(holder),
         "run": load_state(reports),
+        "exit_status": code,
     }
     if as_json:
         print(json.dumps(status, indent=2, default=str))
-        return 0
-    for line in _status_lines(status):
-        console.print(escape(line))
-    return 0
+    else:
+        for line in _status_lines(status):
+            console.print(escape(line))
+    return code
 
 
 def _status_lines(status: dict[str, Any]) -> list[str]:
@@ -152,11 +187,18 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         lines.append("last decision: none recorded")
     lines.append("last actions:" if status["recent_actions"] else "last actions: none recorded")
     lines += [f"  {_describe(r)}" for r in status["recent_actions"]]
+    if status["acting_now"]:
+        lines.append(f"ACTING NOW: {status['acting_now']}")
     for record in status["interrupted_actions"]:
         lines.append(
             f"INTERRUPTED: {record['action']} to {record.get('to')}% started {record['ts']} by "
             f"{record['who']} ({record['origin']}) never finished: the weight above is what "
             "is really served; check the helper's side effects by hand"
+        )
+    if status["interrupted_actions"]:
+        lines.append(
+            "once checked, record what you found: cutover resolve --note '...' "
+            f"(until then this status exits {UNRESOLVED_EXIT})"
         )
     run = status["run"]
     if run:
@@ -171,7 +213,7 @@ def _describe(record: dict[str, Any]) -> str:
         start = "?" if record.get("from") is None else f"{record['from']:g}"
         moved = f" {start}% -> {record['to']:g}%"
     result = record.get("result") or record["event"]
-    detail = str(record.get("detail") or record.get("reason") or "")[:160]
+    detail = str(record.get("detail") or record.get("reason") or record.get("note") or "")[:160]
     return (
         f"{record['ts']} {record['origin']}: {record.get('action', '')}{moved}: {result}: {detail}"
     )

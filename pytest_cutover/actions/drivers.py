@@ -14,7 +14,13 @@ import httpx
 
 from pytest_cutover.actions.calls import CallResult, call_http, fill, run_command, with_retries
 from pytest_cutover.actions.config import CommandDriverConfig, HttpDriverConfig, TrafficConfig
-from pytest_cutover.actions.driver import Change, DriverError, TrafficDriver, parse_percent
+from pytest_cutover.actions.driver import (
+    Change,
+    DriverError,
+    NoReading,
+    TrafficDriver,
+    parse_percent,
+)
 from pytest_cutover.actions.nginx import NginxDriver
 
 
@@ -32,14 +38,14 @@ class CommandDriver:
 
     def current(self) -> float:
         if self.config.get is None:
-            raise DriverError("unknown: [traffic.command] has no get command to ask")
+            raise NoReading("unknown: [traffic.command] has no get command to ask")
         result = self._run(self.config.get)
         if not result.ok:
             raise DriverError(f"get command {result.summary}: {result.output.strip()[-300:]}")
         return parse_percent(result.output, "get command")
 
-    def set(self, percent: float) -> Change:
-        if self.config.get is not None and self.current() == percent:
+    def set(self, percent: float, current: float | None = None) -> Change:
+        if current == percent:
             return Change(False, f"already at {percent:g}% (get command)")
         result = self._run([fill(part, percent) for part in self.config.set])
         if not result.ok:
@@ -64,7 +70,7 @@ class HttpDriver:
     def current(self) -> float:
         url = self.config.status_url
         if url is None:
-            raise DriverError("unknown: [traffic.http] has no status_url to ask")
+            raise NoReading("unknown: [traffic.http] has no status_url to ask")
         try:
             response = httpx.get(
                 url,
@@ -82,8 +88,8 @@ class HttpDriver:
             value = value[key]
         return parse_percent(str(value), f"status_url {url}")
 
-    def set(self, percent: float) -> Change:
-        if self.config.status_url is not None and self.current() == percent:
+    def set(self, percent: float, current: float | None = None) -> Change:
+        if current == percent:
             return Change(False, f"already at {percent:g}% (status_url)")
         config = self.config
         result = with_retries(

@@ -149,7 +149,9 @@ class NginxDriver:
     def current(self) -> float:
         return float(self.live()["percent"])
 
-    def set(self, percent: float) -> Change:
+    def set(self, percent: float, current: float | None = None) -> Change:
+        """`current` is not needed: whether nginx already serves `percent` from the file on disk
+        is asked of nginx itself (a failed ask only means the change is made)."""
         on_disk = self.file_state()
         serving = self._live_or_none()
         if _same(on_disk, serving) and serving is not None and serving["percent"] == percent:

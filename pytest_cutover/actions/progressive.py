@@ -22,6 +22,7 @@ from typing import Any
 
 from pytest_cutover.actions.actor import Actor
 from pytest_cutover.actions.lock import LockBusy, action_lock
+from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
 from pytest_cutover.config import CutoverConfig
 from pytest_cutover.reports.atomic import write_json_atomically
 from pytest_cutover.settings import parse_step
@@ -149,6 +150,7 @@ class _Run:
             10: "rolled back" if actions.on_inconclusive == "rollback" else "held",
             11: "ROLLBACK FAILED",
             12: "action failed",
+            ACTION_BUSY_EXIT: "another run is acting",
         }.get(code, f"stopped (gate run exit status {code})")
         self._save(status, step)
         self.say(f"step {step:g}%: {status}; stopping (exit status {code})")
