@@ -20,7 +20,6 @@ SQLAlchemy Engine), `cutover_progress` (Progress), `record_gate` (RecordGate).
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from pytest_cutover.gates.registry import GATE_MARKER, GATE_NAMES, MARKERS
@@ -34,10 +33,7 @@ if TYPE_CHECKING:
     from pytest_cutover.suite import Case, Judge, NotConfigured, not_configured
     from pytest_cutover.systems import System
 
-try:
-    __version__ = version("pytest-cutover")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+    __version__: str
 
 FIXTURES = (
     "cutover_config",
@@ -89,6 +85,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read when asked: importlib.metadata costs ~25 ms per import
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("pytest-cutover")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            return "0+unknown"
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'pytest_cutover' has no attribute {name!r}")

@@ -18,7 +18,14 @@ from pytest_cutover import keys
 from pytest_cutover.gates.registry import GATE_MARKER, gate_of
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.progress import SILENT, Progress, TerminalProgress
-from pytest_cutover.suite import Case, Judge, judge_case, not_configured
+from pytest_cutover.suite import (
+    Case,
+    Inconclusive,
+    Judge,
+    NewSystemDown,
+    judge_case,
+    not_configured,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -79,7 +86,10 @@ def _system(pool: SystemPool, name: str) -> System:
     try:
         return pool.get(name)
     except StartError as err:
-        pytest.fail(str(err), pytrace=False)
+        if name == "new":  # the new system not starting is the clearest NO-GO there is
+            raise NewSystemDown(str(err), pytrace=False) from None
+        # Legacy not starting says nothing about new, and rolling back onto it would not help.
+        raise Inconclusive(f"inconclusive: legacy could not start: {err}", pytrace=False) from None
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,15 @@ from pytest_cutover.settings import (
     parse_step,
     resolve_settings,
 )
-from pytest_cutover.suite import CASE, NotConfigured, case_ids, parametrize_cases, run_dir
+from pytest_cutover.suite import (
+    CASE,
+    Inconclusive,
+    NewSystemDown,
+    NotConfigured,
+    case_ids,
+    parametrize_cases,
+    run_dir,
+)
 from pytest_cutover.units import parse_duration
 
 if TYPE_CHECKING:
@@ -277,6 +285,10 @@ def pytest_runtest_makereport(
         report.cutover_results = [r.to_dict() for r in results]  # type: ignore[attr-defined]
     if call.excinfo is not None and call.excinfo.errisinstance(NotConfigured):
         report.cutover_not_configured = True  # type: ignore[attr-defined]
+    if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
+        report.cutover_verdict = "inconclusive"  # type: ignore[attr-defined]
+    if call.excinfo is not None and call.excinfo.errisinstance(NewSystemDown):
+        report.cutover_verdict = "failed"  # type: ignore[attr-defined]
     return report
 
 
@@ -383,6 +395,10 @@ def _classify(report: pytest.TestReport) -> tuple[TestStatus, list[str]]:
         return TestStatus.SKIPPED, [reason.removeprefix("Skipped: ")]
     failing = [r for r in _results(report) if not r.passed]
     reasons = [reason for r in failing for reason in r.reasons] or [_crash_message(report)]
+    # Whose failure it is, where a fixture knew: legacy or the tools (INCONCLUSIVE), new (NO-GO).
+    known = getattr(report, "cutover_verdict", None)
+    if known is not None:
+        return TestStatus(known), reasons
     if report.when != "call":
         return TestStatus.ERROR, reasons
     if failing and all(r.outcome is Outcome.INCONCLUSIVE for r in failing):

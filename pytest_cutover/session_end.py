@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_cutover import __version__, keys
+from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
 from pytest_cutover.decision import Decision, TestRecord, Verdict, decide
 from pytest_cutover.redact import Redactor
 from pytest_cutover.reports.allure_files import write_allure_extras
@@ -24,6 +25,7 @@ from pytest_cutover.reports.markdown import render_markdown
 
 DECISION_FILE = "decision.json"
 SUMMARY_FILE = "summary.md"
+RUNS_FOLDER = "decisions"
 
 
 def finish(
@@ -45,6 +47,7 @@ def finish(
     for record in records:
         record.reasons = [redactor.text(reason) for reason in record.reasons]
     settings = config.stash[keys.SETTINGS]
+    run_id = config.stash[keys.RUN_ID][:8]
     decision = decide(
         records,
         interrupted=interrupted,
@@ -61,8 +64,13 @@ def finish(
     document = redactor.value(decision.to_dict())
     assert isinstance(document, dict)
     reports = settings.reports_dir.value
-    write_json_atomically(reports / DECISION_FILE, document)
-    _write_summaries(config, reports, document)
+    # Every run keeps its own decision; decision.json and the summaries are the latest run's
+    # that decided and acted, so a run that found another one acting never writes over its files.
+    run_file = reports / RUNS_FOLDER / f"{decision.started_at:%Y%m%dT%H%M%S}-{run_id}.json"
+    write_json_atomically(run_file, document)
+    if decision.exit_status != ACTION_BUSY_EXIT:
+        write_json_atomically(reports / DECISION_FILE, document)
+        _write_summaries(config, reports, document)
     hook = config.hook
     hook.pytest_cutover_decision(decision=decision, config=config)
     notify = {

@@ -44,6 +44,17 @@ class NotConfigured(pytest.skip.Exception):  # type: ignore[name-defined,misc]
     INCONCLUSIVE, unlike any other skip."""
 
 
+# pytest.fail.Exception is the public name of pytest's Failed; mypy cannot see it as a type.
+class Inconclusive(pytest.fail.Exception):  # type: ignore[name-defined,misc]
+    """A gate test that could not judge the new system (legacy is down, the gate's own tools
+    failed): the decision counts it INCONCLUSIVE, never NO-GO."""
+
+
+class NewSystemDown(pytest.fail.Exception):  # type: ignore[name-defined,misc]
+    """The new system did not start: NO-GO in every gate, also when a fixture found it out
+    before the test ran."""
+
+
 def not_configured(reason: str) -> NoReturn:
     """Skip the current gate test because cutover.toml does not configure what it checks."""
     raise NotConfigured(f"not configured: {reason}")

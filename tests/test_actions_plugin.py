@@ -204,6 +204,10 @@ def test_a_second_overlapping_run_does_not_act(pytester: pytest.Pytester) -> Non
         [f"*another run (pid {os.getpid()}, started at *, by *) is acting: rollback*"]
     )
     assert not (folder / "rollbacks.log").exists()
+    # Its decision is its own file; decision.json stays the acting run's.
+    assert not (folder / "reports" / "decision.json").exists()
+    (own,) = (folder / "reports" / "decisions").glob("*.json")
+    assert json.loads(own.read_text())["exit_status"] == ACTION_BUSY_EXIT
     refused = audit(folder)[-1]
     assert (refused["event"], refused["result"]) == ("refused", "busy")
     assert refused["holder"]["pid"] == os.getpid()

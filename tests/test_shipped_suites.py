@@ -7,6 +7,7 @@ import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,8 +43,8 @@ json_keys = ["status"]
         server.server_close()
 
 
-def decision(pytester: pytest.Pytester) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads((pytester.path / "reports/decision.json").read_text())
+def decision(pytester: pytest.Pytester) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((pytester.path / "reports/decision.json").read_text())
     return loaded
 
 
@@ -80,7 +81,6 @@ def test_a_teams_own_gate_test_joins_the_decision(project: pytest.Pytester) -> N
         "custom: test_billing.py::test_no_unbilled_orders: failed: 3 unbilled"
     ]
     gates = found["gates"]
-    assert isinstance(gates, dict)
     assert gates["custom"]["decision"] == "NO-GO"
     assert gates["smoke"]["decision"] == "GO"
 
@@ -161,3 +161,62 @@ def test_the_shipped_suites_are_where_the_plugin_collects_them() -> None:
     folder = Path(suites_package.__path__[0])
     suites = sorted(path.stem for path in folder.glob("test_*.py"))
     assert suites == sorted(f"test_{name}" for name in pytest_cutover.GATE_NAMES)
+
+
+SERVER = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"status": "ok"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+@pytest.mark.parametrize(
+    ("broken", "verdict", "status"), [("new", "NO-GO", 1), ("legacy", "INCONCLUSIVE", 10)]
+)
+def test_a_system_that_cannot_start_is_judged_by_whose_it_is(
+    pytester: pytest.Pytester, broken: str, verdict: str, status: int
+) -> None:
+    pytester.makepyfile(server=SERVER)
+    starts = {
+        name: "\"{python} -c 'raise SystemExit(3)'\""
+        if name == broken
+        else '"{python} server.py {port}"'
+        for name in ("legacy", "new")
+    }
+    pytester.makefile(
+        ".toml",
+        cutover="\n".join(
+            f'[systems.{name}]\nbase_url = "http://127.0.0.1:{{port}}"\n'
+            f'start = {{ command = {command}, ready = "/", timeout = "20s" }}\n'
+            for name, command in starts.items()
+        ),
+    )
+    # A team's own gate asks for the system as a fixture argument: it learns before its test runs.
+    pytester.makepyfile(
+        test_own="""
+        import pytest
+
+        @pytest.mark.canary_gate
+        def test_orders(new_http, legacy_http) -> None:
+            assert new_http.get("/").status_code == 200
+        """
+    )
+    result = pytester.runpytest_subprocess("-m", "canary_gate", "-p", "no:cacheprovider")
+    assert result.ret == status, result.stdout.str()
+    found = decision(pytester)
+    assert found["decision"] == verdict
+    statuses = {test["status"] for test in found["tests"]}
+    assert statuses == {"failed" if broken == "new" else "inconclusive", "not_configured"}
+    assert f"{broken}: start command exited with status 3" in " ".join(found["reasons"])
