@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="default: ab.baseline"
     )
-    from pytest_cutover.actions.commands import add_commands
+    from pytest_cutover.actions.command_line import add_commands
 
     add_commands(commands)
     for command in commands.choices.values():

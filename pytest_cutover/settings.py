@@ -109,6 +109,14 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
+def parse_steps(text: str) -> list[float]:
+    """ "10,50,100": rising weights above 0, each 0-100."""
+    steps = [parse_step(part) for part in text.split(",") if part.strip()]
+    if not steps or any(s <= 0 for s in steps) or steps != sorted(set(steps)):
+        raise ValueError(f"expected rising steps above 0 such as '10,50,100', got {text!r}")
+    return steps
+
+
 def resolve_settings(
     *,
     option: Mapping[str, str | None],

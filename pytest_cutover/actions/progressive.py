@@ -25,7 +25,6 @@ from pytest_cutover.actions.lock import LockBusy, action_lock
 from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
 from pytest_cutover.config import CutoverConfig
 from pytest_cutover.reports.atomic import write_json_atomically
-from pytest_cutover.settings import parse_step
 
 STATE_FILE = "cutover-run.json"
 RUN_LOCK = "cutover-run.lock"
@@ -34,14 +33,6 @@ MONITOR_OPTION = "--cutover-monitor"
 
 class RunError(Exception):
     """A run that cannot start: the message says why and what to do."""
-
-
-def parse_steps(text: str) -> list[float]:
-    """ "10,50,100": rising weights above 0, each 0-100."""
-    steps = [parse_step(part) for part in text.split(",") if part.strip()]
-    if not steps or any(s <= 0 for s in steps) or steps != sorted(set(steps)):
-        raise ValueError(f"expected rising steps above 0 such as '10,50,100', got {text!r}")
-    return steps
 
 
 def load_state(reports: Path) -> dict[str, Any] | None:

@@ -1,0 +1,76 @@
+"""The `cutover` action commands' arguments: status, shift, rollback, resolve and run.
+
+Kept apart from what runs them (pytest_cutover.actions.commands), so that building the command
+line, and `cutover --version`, imports none of the actions.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TypeVar
+
+from pytest_cutover.settings import parse_step, parse_steps
+from pytest_cutover.units import parse_duration
+
+T = TypeVar("T")
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status = commands.add_parser(
+        "status", help="current weight, last decision, last actions, interrupted actions"
+    )
+    status.add_argument("--json", action="store_true", help="print it as JSON")
+    shift = commands.add_parser("shift", help="set the new system's traffic weight (audited)")
+    shift.add_argument("percent", type=_argument(parse_step), metavar="PERCENT")
+    shift.add_argument("--reason", default="manual shift", metavar="TEXT")
+    rollback = commands.add_parser(
+        "rollback", help="traffic back to legacy and the rollback helper (audited)"
+    )
+    rollback.add_argument("--reason", required=True, metavar="TEXT")
+    resolve = commands.add_parser(
+        "resolve",
+        help="record what you found about interrupted actions (audited); status exits 0 again",
+    )
+    resolve.add_argument(
+        "--note",
+        required=True,
+        metavar="TEXT",
+        help="what you checked and found, such as 'helper finished, traffic on legacy'",
+    )
+    run = commands.add_parser(
+        "run", help="the whole progressive cutover: gate, shift, soak, for each step"
+    )
+    run.add_argument("--steps", required=True, type=_argument(parse_steps), metavar="10,50,100")
+    run.add_argument(
+        "--soak",
+        default=0.0,
+        type=_argument(parse_duration),
+        metavar="DURATION",
+        help="how long to watch each step after shifting (such as 5m; default: no soak)",
+    )
+    run.add_argument("--fresh", action="store_true", help="forget a saved run and start over")
+    run.add_argument(
+        "pytest_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- PYTEST_ARGS",
+        help="more arguments for each gate run, after --",
+    )
+    for command in (shift, rollback):
+        command.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="show and audit what would happen, change nothing",
+        )
+
+
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """argparse shows a ValueError's message only for its own types: keep ours readable."""
+
+    def parsed(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return parsed
