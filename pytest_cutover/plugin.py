@@ -164,10 +164,12 @@ def pytest_configure(config: pytest.Config) -> None:
         # allure-pytest would clean the shared folder in every worker, deleting results other
         # workers already wrote (allure-python #807, #847); the controller cleans it once.
         option.clean_alluredir = False
-    if _runs_tests(config) and (_asks_for_gates(config) or _explicit(settings)):
+    # --collect-only lists the shipped gates too (IDEs do, on their own); it never decides.
+    if _asks_for_gates(config) and not (option.help or option.version):
         _load_or_refuse(config)
-    if _runs_tests(config) and _asks_for_gates(config):
         _collect_shipped_suites(config)
+    elif _runs_tests(config) and _explicit(settings):
+        _load_or_refuse(config)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateSession(config), "cutover-gate-session")
 

@@ -116,6 +116,8 @@ def test_runs_that_run_no_test_never_decide_write_or_act(
     )
     result = project.runpytest_subprocess("-m", "canary_gate", option, "-p", "no:cacheprovider")
     assert result.ret in (0, 5), result.stdout.str()
+    if option in ("--collect-only", "--co"):
+        result.stdout.fnmatch_lines(["*test_smoke*new-GET /api/orders*"])  # gates are listed
     assert not (project.path / "reports").exists()
     assert "CUTOVER DECISION" not in result.stdout.str()
 
