@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-BodyKind = Literal["empty", "json", "text", "binary"]
+BodyKind = Literal["empty", "json", "text", "binary", "large"]
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(.*\+)?xml|application/(x-)?javascript|"
     r"application/x-www-form-urlencoded|application/(.*\+)?yaml|image/svg\+xml)$"
@@ -31,8 +31,21 @@ class Body:
 
 
 @dataclass(frozen=True)
+class Oversize:
+    """A body longer than `max_body`: only its first bytes were kept (in `content`), the whole
+    was measured and hashed as it streamed in, so memory and comparison time stay bounded."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Answer:
-    """An HTTP answer, or the reason there was none (`error`), with what was sent, for curl."""
+    """An HTTP answer, or the reason there was none (`error`), with what was sent, for curl.
+
+    `client` is the gate's own end of the connection (address, port): services echo it, and it
+    is the only way to tell such an echo from data. `oversize` is set when the body was too
+    large to keep whole."""
 
     method: str
     url: str
@@ -43,6 +56,8 @@ class Answer:
     content: bytes = b""
     elapsed: float = 0.0
     error: str | None = None
+    client: tuple[str, int] | None = None
+    oversize: Oversize | None = None
 
     def header(self, name: str) -> str | None:
         values = [v for k, v in self.headers if k.lower() == name]
@@ -54,6 +69,9 @@ class Answer:
 
     @cached_property
     def body(self) -> Body:
+        if self.oversize is not None:
+            found = self.oversize
+            return Body("large", {"bytes": found.size, "sha256": found.sha256}, found.size)
         return read_body(self.content, self.media_type, self.header("content-type") or "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,11 +85,15 @@ class Answer:
             "content": self.content.decode("latin-1"),
             "elapsed": self.elapsed,
             "error": self.error,
+            "client": list(self.client) if self.client else None,
+            "oversize": [self.oversize.size, self.oversize.sha256] if self.oversize else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Answer:
         sent_body = data.get("sent_body")
+        client = data.get("client")
+        oversize = data.get("oversize")
         return cls(
             method=data["method"],
             url=data["url"],
@@ -82,6 +104,8 @@ class Answer:
             content=data["content"].encode("latin-1"),
             elapsed=data["elapsed"],
             error=data["error"],
+            client=(client[0], client[1]) if client else None,
+            oversize=Oversize(oversize[0], oversize[1]) if oversize else None,
         )
 
 

@@ -16,6 +16,7 @@ from deepdiff import DeepDiff
 from pytest_cutover.gates.ab.answer import Answer, Body
 from pytest_cutover.gates.ab.config import ComparisonRules
 from pytest_cutover.gates.ab.fields import FieldMatcher, collapse, render
+from pytest_cutover.gates.ab.local import Local
 from pytest_cutover.gates.ab.normalise import JsonRules
 
 # With compare_headers = ["*"], these still vary per answer by nature and are left out.
@@ -35,6 +36,10 @@ VOLATILE_HEADERS = frozenset(
     }
 )
 _TEXT_DIFF_LINES = 40
+LARGE = (
+    "larger than max_body: compared by length and SHA-256 of the whole body, streamed; "
+    "raise max_body to compare it field by field"
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Comparer:
         self.all_headers = "*" in rules.compare_headers
         self.headers = tuple(h for h in rules.compare_headers if h != "*")
         self.ignore_headers = frozenset(rules.ignore_headers)
+        self.placeholders = rules.placeholders
 
     def compare(self, legacy: Answer, new: Answer) -> Comparison:
         """`legacy` must have answered; a missing new answer is itself the finding."""
@@ -88,25 +94,27 @@ class Comparer:
         critical = None
         if new.status >= 500 and legacy.status is not None and legacy.status < 500:
             critical = f"new answered {new.status} where legacy answered {legacy.status}"
-        diffs.extend(self._headers(legacy, new))
+        old_local = Local.of(legacy) if self.placeholders else None
+        new_local = Local.of(new) if self.placeholders else None
+        diffs.extend(self._headers(_headers(legacy, old_local), _headers(new, new_local)))
         # An error body against a success body says nothing the status does not already say.
         if legacy.status == new.status and legacy.content != new.content:
-            diffs.extend(self._body(legacy.body, new.body))
+            diffs.extend(self._body(_body(legacy, old_local), _body(new, new_local)))
         return Comparison(tuple(self._kept(diffs)), critical)
 
     def _kept(self, diffs: list[FieldDiff]) -> list[FieldDiff]:
         return [d for d in diffs if not self.ignore.matches(d.path)] if self.ignore else diffs
 
-    def _headers(self, legacy: Answer, new: Answer) -> list[FieldDiff]:
+    def _headers(self, legacy: Headers, new: Headers) -> list[FieldDiff]:
         names = list(self.headers)
         if self.all_headers:
-            seen = {k.lower() for k, _ in (*legacy.headers, *new.headers)}
+            seen = {*legacy, *new}
             names.extend(sorted(seen - VOLATILE_HEADERS - set(names)))
         diffs = []
         for name in names:
             if name in self.ignore_headers:
                 continue
-            old, now = _header_value(legacy, name), _header_value(new, name)
+            old, now = legacy.get(name), new.get(name)
             if old != now:
                 absent = "legacy" if old is None else "new" if now is None else None
                 diffs.append(FieldDiff(f"headers.{name}", old, now, absent))
@@ -128,6 +136,8 @@ class Comparer:
                     detail=_text_diff(legacy.value, new.value),
                 )
             ]
+        if legacy.kind == "large":
+            return [FieldDiff("body", legacy.value, new.value, detail=LARGE)]
         return [FieldDiff("body", legacy.value, new.value)]
 
     def _json(self, legacy: Any, new: Any) -> list[FieldDiff]:
@@ -157,11 +167,30 @@ class Comparer:
         return sorted(diffs, key=lambda d: d.path)
 
 
-def _header_value(answer: Answer, name: str) -> str | None:
-    value = answer.header(name)
-    if value is not None and name == "content-type":
-        return value.split(";")[0].strip().lower()
-    return value
+Headers = dict[str, str]
+
+
+def _headers(answer: Answer, local: Local | None) -> Headers:
+    """Header values by lower-case name (repeated headers joined), with the answer's own origin
+    and connection replaced when placeholders are on; a content type by its media type only."""
+    found: dict[str, list[str]] = {}
+    for name, value in local.headers(answer.headers) if local else answer.headers:
+        found.setdefault(name.lower(), []).append(value)
+    joined = {name: ", ".join(values) for name, values in found.items()}
+    if "content-type" in joined:
+        joined["content-type"] = joined["content-type"].split(";")[0].strip().lower()
+    return joined
+
+
+def _body(answer: Answer, local: Local | None) -> Body:
+    body = answer.body
+    if local is None:
+        return body
+    if body.kind == "json":
+        return Body("json", local.value(body.value), body.size)
+    if body.kind == "text":
+        return Body("text", local.text(body.value), body.size)
+    return body
 
 
 def _excerpt(text: str, limit: int = 300) -> str:

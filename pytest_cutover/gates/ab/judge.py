@@ -367,6 +367,11 @@ def _merged(config: AbConfig, rule: EndpointRule) -> EndpointRule:
             "unordered": [*config.unordered, *rule.unordered],
             "compare_headers": sorted({*config.compare_headers, *rule.compare_headers}),
             "ignore_headers": [*config.ignore_headers, *rule.ignore_headers],
+            "placeholders": (
+                rule.placeholders
+                if "placeholders" in rule.model_fields_set
+                else config.placeholders
+            ),
         }
     )
 
