@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -200,7 +199,7 @@ class Judge:
                 {
                     "endpoint": group,
                     "outcome": result.outcome.value,
-                    **{k: result.measurements[k] for k in _TABLE_COLUMNS},
+                    **{k: result.measurements.get(k) for k in _TABLE_COLUMNS},
                     "real_fields": [j.field for j in judged if j.fails],
                     "noise_fields": [j.field for j in judged if j.status == "noise"],
                 }
@@ -314,10 +313,11 @@ class Judge:
         critical: Sequence[Mapping[str, Any]],
     ) -> GateResult:
         compared = counted["compared"]
-        measurements: dict[str, float] = {
-            **counted,
-            "match_rate": counted["matched"] / compared if compared else math.nan,
-        }
+        # Nothing compared has no match rate at all: left out, thresholds on it are "no data"
+        # (never a pass), and no NaN reaches a JSON file that other parsers must read.
+        measurements: dict[str, float] = dict(counted)
+        if compared:
+            measurements["match_rate"] = counted["matched"] / compared
         quantities = {
             k: Quantity(v, Kind.RATIO if k in _RATIOS else Kind.NUMBER)
             for k, v in measurements.items()
