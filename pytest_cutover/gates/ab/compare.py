@@ -36,6 +36,10 @@ VOLATILE_HEADERS = frozenset(
     }
 )
 _TEXT_DIFF_LINES = 40
+_TEXT_DIFF_WINDOW = 400
+# Enough to name every field that differs in any real answer; beyond, a body that differs
+# everywhere would cost time and report space for nothing new.
+_MAX_DIFFS = 5000
 LARGE = (
     "larger than max_body: compared by length and SHA-256 of the whole body, streamed; "
     "raise max_body to compare it field by field"
@@ -153,6 +157,7 @@ class Comparer:
             threshold_to_diff_deeper=0,  # else a dict with mostly new keys is one opaque change
             math_epsilon=rules.tolerance or None,
             view="tree",
+            max_diffs=_MAX_DIFFS,
         )
         diffs = []
         for report_type, levels in found.items():
@@ -198,9 +203,23 @@ def _excerpt(text: str, limit: int = 300) -> str:
 
 
 def _text_diff(legacy: str, new: str) -> str:
+    """A unified diff of a bounded window from the first differing line, each line cut short:
+    difflib is quadratic in the worst case and one line can be a whole minified body."""
+    old_lines, new_lines = legacy.splitlines(), new.splitlines()
+    first = next(
+        (i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=False)) if a != b),
+        min(len(old_lines), len(new_lines)),
+    )
+    start = max(0, first - 1)
+    window = slice(start, start + _TEXT_DIFF_WINDOW)
     lines = list(
         difflib.unified_diff(
-            legacy.splitlines(), new.splitlines(), "legacy", "new", lineterm="", n=1
+            [_excerpt(line) for line in old_lines[window]],
+            [_excerpt(line) for line in new_lines[window]],
+            "legacy",
+            "new",
+            lineterm="",
+            n=1,
         )
     )
     if len(lines) > _TEXT_DIFF_LINES:

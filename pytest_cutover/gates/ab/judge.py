@@ -16,7 +16,7 @@ from typing import Any
 
 from pytest_cutover.corpus import CapturedRequest
 from pytest_cutover.gates.ab.answer import Answer
-from pytest_cutover.gates.ab.compare import Comparer, Comparison, FieldDiff
+from pytest_cutover.gates.ab.compare import LARGE, Comparer, Comparison, FieldDiff
 from pytest_cutover.gates.ab.config import AbConfig, Accepted, EndpointRule
 from pytest_cutover.gates.ab.curl import curl_command
 from pytest_cutover.gates.ab.fields import FieldMatcher
@@ -29,6 +29,7 @@ from pytest_cutover.units import Kind, Quantity
 GATE = "ab"
 OVERALL = "all endpoints"
 _BODY_EXCERPT = 2000
+_REDACT_MARGIN = 1000
 _LISTED = 50
 _RATIOS = frozenset({"match_rate"})
 _TABLE_COLUMNS = ("requests", "compared", "match_rate", "critical")
@@ -159,26 +160,37 @@ class Judge:
         last = diff.path.rsplit(".", 1)[-1].strip('[]"')
         if is_sensitive_name(last):
             shown["legacy"] = shown["new"] = MASK
+        for side in ("legacy", "new"):
+            # A whole added or removed subtree can be most of a body: shown as an excerpt.
+            text = json.dumps(shown[side], ensure_ascii=False, default=str)
+            if len(text) > _BODY_EXCERPT:
+                cut = self.redactor.text(text[: _BODY_EXCERPT + _REDACT_MARGIN])[:_BODY_EXCERPT]
+                shown[side] = f"{cut}... ({len(text)} characters)"
         return self.redactor.value(shown)
 
     def _shown_answer(self, answer: Answer) -> dict[str, Any]:
+        """The answer as received, cut to an excerpt before anything else touches it, so a
+        50 MB body costs what a 2 KB one does. The cut keeps a margin while redacting: a
+        secret that straddles the excerpt's end is still recognised whole and masked."""
         if answer.status is None:
             return {"error": self.redactor.text(answer.error or "no answer")}
         body = answer.body
-        if body.kind == "json":
-            text = json.dumps(self.redactor.value(body.value), ensure_ascii=False)
-        elif body.kind == "text":
-            text = self.redactor.text(body.value)
-        else:
-            text = json.dumps(body.value)
-        if len(text) > _BODY_EXCERPT:
-            text = text[:_BODY_EXCERPT] + f"... ({len(text)} characters)"
-        return {
+        shown: dict[str, Any] = {
             "status": answer.status,
             "headers": redact_headers(dict(answer.headers)),
-            "body": text,
-            "elapsed_ms": round(answer.elapsed * 1000, 1),
         }
+        if body.kind == "binary":
+            shown["body"] = json.dumps(body.value)
+        else:
+            head = answer.content[: _BODY_EXCERPT + _REDACT_MARGIN]
+            text = self.redactor.text(head.decode("utf-8", "replace"))[:_BODY_EXCERPT]
+            if body.size > _BODY_EXCERPT:
+                text += f"... ({body.size} bytes in all)"
+            shown["body"] = text
+        if body.kind == "large":
+            shown["body_compared_by"] = {**body.value, "why": LARGE}
+        shown["elapsed_ms"] = round(answer.elapsed * 1000, 1)
+        return shown
 
     def results(self, extra: Mapping[str, Any]) -> list[GateResult]:
         """One result per endpoint group, then the overall one carrying `extra` evidence."""
