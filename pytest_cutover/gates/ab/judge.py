@@ -57,7 +57,7 @@ class Tally:
     exchanges: list[tuple[frozenset[str], frozenset[str] | None, bool]] = field(
         default_factory=list
     )
-    incomparable: list[str] = field(default_factory=list)
+    incomparable: list[dict[str, str]] = field(default_factory=list)
     incomparable_count: int = 0
     critical: list[dict[str, Any]] = field(default_factory=list)
     critical_count: int = 0
@@ -113,7 +113,11 @@ class Judge:
             tally.incomparable_count += 1
             if len(tally.incomparable) < _LISTED:
                 tally.incomparable.append(
-                    self.redactor.text(f"{request.method} {request.target}: {legacy.error}")
+                    {
+                        "request": self.redactor.text(f"{request.method} {request.target}"),
+                        "legacy": self.redactor.text(legacy.error or "no answer"),
+                        "curl": curl_command(legacy, self.redactor),
+                    }
                 )
             return
         found = tally.comparer.compare(legacy, new)
