@@ -88,14 +88,15 @@ def test_curl_sends_every_header_the_gate_sent_and_decompresses(
     tmp_path: Path, systems: tuple[System, System]
 ) -> None:
     results = gate(tmp_path, *systems)
-    example = results["GET /orders/{id}"].evidence["fields"][0]["examples"][0]
+    evidence = results["GET /orders/{id}"].evidence
+    example = evidence["fields"][0]["examples"][0]
     command = example["curl"]["new"]
     assert "--compressed" in command
     assert "s3cret" not in command
     assert '"Authorization: $CUTOVER_AUTHORIZATION"' in command
     output = run_curl(command)
     echoed = json.loads(output.split("\n\n", 1)[1])
-    shown = json.loads(example["new"]["body"])
+    shown = json.loads(evidence["answers"][example["answers"]["new"]]["body"])
     assert echoed["sent"] == {
         **shown["sent"],
         "authorization": TOKEN,  # the excerpt masks it; curl sent the real one

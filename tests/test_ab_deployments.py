@@ -165,3 +165,38 @@ def test_the_noise_sample_goes_over_its_own_connection(
     endpoint = results["GET /api/accounts/{id}"]
     assert statuses(endpoint) == {"body.client_port": "noise"}
     assert endpoint.outcome is Outcome.PASS
+
+
+MARKER = "a note that only the bodies carry"
+
+
+def three_changes(handler: JsonHandler, own: str) -> dict[str, Any]:
+    return {**echo(handler, own), "plan": "premium", "tier": 2, "region": "eu", "note": MARKER}
+
+
+def with_marker(handler: JsonHandler, own: str) -> dict[str, Any]:
+    return {**echo(handler, own), "note": MARKER}
+
+
+def test_the_report_holds_each_body_once_per_example(
+    tmp_path: Path, deploy: Callable[[Document], System]
+) -> None:
+    """Three fields differ in every request: three fields' examples share one copy of each
+    exchange's bodies instead of one per field."""
+    results = gate(tmp_path, deploy(with_marker), deploy(three_changes))
+    evidence = results["GET /api/accounts/{id}"].evidence
+    assert {f["field"] for f in evidence["fields"] if f["status"] == "real"} == {
+        "body.plan",
+        "body.tier",
+        "body.region",
+    }
+    referenced = {
+        name
+        for f in evidence["fields"]
+        for example in [*f["examples"], *([f["noise_example"]] if "noise_example" in f else [])]
+        for name in example["answers"].values()
+    }
+    assert referenced == set(evidence["answers"])
+    examples = AbConfig().examples
+    assert len(evidence["answers"]) <= 2 * examples + 1
+    assert json.dumps(evidence).count(MARKER) == len(evidence["answers"])

@@ -293,7 +293,9 @@ def test_per_system_rewrites_and_headers(
     stats = results["GET /admin-stats"]
     assert fields(stats) == {"status": "real"}
     example = stats.evidence["fields"][0]["examples"][0]
-    assert (example["legacy"]["status"], example["new"]["status"]) == (401, 200)
+    shown = stats.evidence["answers"]
+    legacy_answer, new_answer = (shown[example["answers"][side]] for side in ("legacy", "new"))
+    assert (legacy_answer["status"], new_answer["status"]) == (401, 200)
     assert '-H "Authorization: $CUTOVER_AUTHORIZATION"' in example["curl"]["new"]
     assert "demo-token" not in json.dumps(stats.to_dict())
 

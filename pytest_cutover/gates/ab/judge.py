@@ -63,6 +63,7 @@ class Tally:
     critical_count: int = 0
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     noise_examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,35 +128,55 @@ class Judge:
         fields = frozenset(d.field for d in found.diffs)
         noise_fields = frozenset(d.field for d in noise.diffs) if noise else None
         tally.exchanges.append((fields, noise_fields, found.critical is not None))
+        shown: dict[int, str] = {}
         if found.critical:
             tally.critical_count += 1
             if len(tally.critical) < max(1, self.config.examples):
-                tally.critical.append(
-                    {"problem": found.critical, **self._example(request, legacy, new, found.diffs)}
-                )
+                example = self._example(tally, shown, request, legacy, new, found.diffs)
+                tally.critical.append({"problem": found.critical, **example})
         for name in fields:
             kept = tally.examples.setdefault(name, [])
             if len(kept) < self.config.examples:
                 mine = [d for d in found.diffs if d.field == name]
-                kept.append(self._example(request, legacy, new, mine))
+                kept.append(self._example(tally, shown, request, legacy, new, mine))
         if noise:
             for name in noise_fields or ():
                 if name not in tally.noise_examples:
                     mine = [d for d in noise.diffs if d.field == name]
-                    tally.noise_examples[name] = self._example(request, legacy, second[0], mine)
+                    tally.noise_examples[name] = self._example(
+                        tally, shown, request, legacy, second[0], mine, other_name="legacy_again"
+                    )
 
     def _example(
-        self, request: CapturedRequest, legacy: Answer, other: Answer, diffs: Sequence[FieldDiff]
+        self,
+        tally: Tally,
+        shown: dict[int, str],
+        request: CapturedRequest,
+        legacy: Answer,
+        other: Answer,
+        diffs: Sequence[FieldDiff],
+        other_name: str = "new",
     ) -> dict[str, Any]:
+        """One example of a difference; its answers go to the endpoint's `answers`, once per
+        exchange, and the example names them: one request differing in ten fields is ten
+        examples but one copy of each body. `shown` maps the answers of this exchange (by
+        identity) to the names they were stored under."""
+
+        def stored(answer: Answer) -> str:
+            if id(answer) not in shown:
+                name = f"a{len(tally.answers) + 1}"
+                tally.answers[name] = self._shown_answer(answer)
+                shown[id(answer)] = name
+            return shown[id(answer)]
+
         return {
             "request": f"{request.method} {self.redactor.text(request.target)}",
             "origin": request.origin,
             "differences": [self._shown_diff(d) for d in diffs[:10]],
-            "legacy": self._shown_answer(legacy),
-            "new": self._shown_answer(other),
+            "answers": {"legacy": stored(legacy), other_name: stored(other)},
             "curl": {
                 "legacy": curl_command(legacy, self.redactor),
-                "new": curl_command(other, self.redactor),
+                other_name: curl_command(other, self.redactor),
             },
         }
 
@@ -275,6 +296,7 @@ class Judge:
             "fields": [self._field_evidence(tally, j) for j in judged],
             "critical": tally.critical,
             "incomparable": tally.incomparable,
+            "answers": tally.answers,
         }
         reasons = [
             f"{j.field}: {j.status} in {j.counts.new_differs} of {compared} requests"
