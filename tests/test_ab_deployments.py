@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from pytest_cutover.config import SystemConfig
+from pytest_cutover.config import CutoverConfig, SystemConfig
 from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.gates.ab.judge import OVERALL
 from pytest_cutover.gates.ab.run import make_plan, run_ab
 from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.launcher import StartedSystem
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
 
@@ -200,3 +201,24 @@ def test_the_report_holds_each_body_once_per_example(
     examples = AbConfig().examples
     assert len(evidence["answers"]) <= 2 * examples + 1
     assert json.dumps(evidence).count(MARKER) == len(evidence["answers"])
+
+
+def test_two_legacy_deployments_of_the_demo_are_go(
+    demo_config: CutoverConfig, demo_system: Callable[[str, str], StartedSystem]
+) -> None:
+    """The README's minimal config between two instances of the demo's legacy build (each with
+    its own database, seeded alike), as a team would try the gate before trusting it."""
+    first = demo_system("legacy", "").system
+    second = demo_system("legacy", "second deployment").system
+    settings = {
+        "corpus": "fixtures/demo/corpus.jsonl",
+        "noise": True,
+        "max_requests": 300,
+        "rate": 2000,
+        "concurrency": 8,
+    }
+    ab = AbConfig.model_validate(settings)
+    plan = make_plan(ab, demo_config.base_dir, demo_config.redactor)
+    results = run_ab(ab, demo_config.base_dir, demo_config.redactor, first, second, plan)
+    assert {r.name: r.reasons for r in results if not r.passed} == {}
+    assert next(r for r in results if r.name == OVERALL).measurements["compared"] > 250
