@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -79,9 +79,14 @@ def deploy() -> Iterator[Callable[[Document], System]]:
         server.server_close()
 
 
-def gate(tmp_path: Path, legacy: System, new: System, **settings: Any) -> dict[str, GateResult]:
+ACCOUNTS = tuple(f"/api/accounts/{i}" for i in range(30))
+
+
+def gate(
+    tmp_path: Path, legacy: System, new: System, paths: Sequence[str] = ACCOUNTS, **settings: Any
+) -> dict[str, GateResult]:
     corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps({"path": f"/api/accounts/{i}"}) + "\n" for i in range(30)))
+    corpus.write_text("".join(json.dumps({"path": path}) + "\n" for path in paths))
     settings = {"corpus": str(corpus), "noise": True, "rate": 1000, **settings}
     ab = AbConfig.model_validate(settings)
     redactor = Redactor()
@@ -222,3 +227,13 @@ def test_two_legacy_deployments_of_the_demo_are_go(
     results = run_ab(ab, demo_config.base_dir, demo_config.redactor, first, second, plan)
     assert {r.name: r.reasons for r in results if not r.passed} == {}
     assert next(r for r in results if r.name == OVERALL).measurements["compared"] > 250
+
+
+def test_the_overall_reason_counts_every_failing_endpoint(
+    tmp_path: Path, deploy: Callable[[Document], System]
+) -> None:
+    paths = [f"/area{area:02d}/{i}" for area in range(13) for i in range(2)]
+    results = gate(tmp_path, deploy(echo), deploy(changed_plan), paths=paths)
+    [reason] = results[OVERALL].reasons[:1]
+    assert reason.startswith("13 endpoint(s) differ: GET /area00/{id}, GET /area01/{id}")
+    assert reason.endswith("GET /area09/{id} and 3 more")

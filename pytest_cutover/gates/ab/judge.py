@@ -31,6 +31,7 @@ OVERALL = "all endpoints"
 _BODY_EXCERPT = 2000
 _REDACT_MARGIN = 1000
 _LISTED = 50
+_NAMED_IN_REASON = 10
 _RATIOS = frozenset({"match_rate"})
 _TABLE_COLUMNS = ("requests", "compared", "match_rate", "critical")
 _COUNTS = (
@@ -335,8 +336,11 @@ class Judge:
         reasons = []
         failing_groups = [r["endpoint"] for r in rows if r["outcome"] == Outcome.FAIL.value]
         if failing_groups:
+            named = ", ".join(failing_groups[:_NAMED_IN_REASON])
+            more = len(failing_groups) - _NAMED_IN_REASON
             reasons.append(
-                f"{len(failing_groups)} endpoint(s) differ: {', '.join(failing_groups[:10])}"
+                f"{len(failing_groups)} endpoint(s) differ: {named}"
+                + (f" and {more} more" if more > 0 else "")
             )
         evidence = {"endpoints": rows, **extra}
         return self._verdict(OVERALL, counted, self.config.thresholds, reasons, evidence, [])
