@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -86,6 +87,7 @@ class Comparer:
         self.headers = tuple(h for h in rules.compare_headers if h != "*")
         self.ignore_headers = frozenset(rules.ignore_headers)
         self.placeholders = rules.placeholders
+        self._legacy: _View | None = None
 
     def compare(self, legacy: Answer, new: Answer) -> Comparison:
         """`legacy` must have answered; a missing new answer is itself the finding."""
@@ -98,13 +100,19 @@ class Comparer:
         critical = None
         if new.status >= 500 and legacy.status is not None and legacy.status < 500:
             critical = f"new answered {new.status} where legacy answered {legacy.status}"
-        old_local = Local.of(legacy) if self.placeholders else None
-        new_local = Local.of(new) if self.placeholders else None
-        diffs.extend(self._headers(_headers(legacy, old_local), _headers(new, new_local)))
+        old_view, new_view = self._view(legacy), _View(new, self.placeholders)
+        diffs.extend(self._headers(old_view.headers, new_view.headers))
         # An error body against a success body says nothing the status does not already say.
         if legacy.status == new.status and legacy.content != new.content:
-            diffs.extend(self._body(_body(legacy, old_local), _body(new, new_local)))
+            diffs.extend(self._body(old_view.body, new_view.body))
         return Comparison(tuple(self._kept(diffs)), critical)
+
+    def _view(self, legacy: Answer) -> _View:
+        """Legacy's answer is compared twice in a row (with new, then with its noise sample):
+        its rewritten headers and body are made once."""
+        if self._legacy is None or self._legacy.answer is not legacy:
+            self._legacy = _View(legacy, self.placeholders)
+        return self._legacy
 
     def _kept(self, diffs: list[FieldDiff]) -> list[FieldDiff]:
         return [d for d in diffs if not self.ignore.matches(d.path)] if self.ignore else diffs
@@ -173,6 +181,23 @@ class Comparer:
 
 
 Headers = dict[str, str]
+
+
+class _View:
+    """An answer as compared: with its own origin and connection replaced when placeholders
+    are on, each part made only when the comparison gets to it."""
+
+    def __init__(self, answer: Answer, placeholders: bool) -> None:
+        self.answer = answer
+        self.local = Local.of(answer) if placeholders else None
+
+    @cached_property
+    def headers(self) -> Headers:
+        return _headers(self.answer, self.local)
+
+    @cached_property
+    def body(self) -> Body:
+        return _body(self.answer, self.local)
 
 
 def _headers(answer: Answer, local: Local | None) -> Headers:

@@ -10,7 +10,6 @@ string that became a list where a host used to be, is still a difference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +28,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 class Local:
     """One answer's own origin and connection, ready to be replaced in its headers and body."""
 
-    pattern: re.Pattern[str] | None
-    replacements: dict[str, str]
+    replacements: tuple[tuple[str, str], ...]
     whole: dict[str, str]
     port: int | None
 
@@ -59,18 +57,19 @@ class Local:
                 replacements[f"{shown}:{client_port}"] = CLIENT
             whole[address] = CLIENT_ADDRESS
             whole[str(client_port)] = CLIENT_PORT
-        needles = sorted(replacements, key=len, reverse=True)
-        pattern = re.compile("|".join(map(re.escape, needles))) if needles else None
-        return cls(pattern, replacements, whole, client_port)
+        # Longest first, so a scheme://host:port is replaced whole before its host:port part.
+        ordered = sorted(replacements.items(), key=lambda pair: len(pair[0]), reverse=True)
+        return cls(tuple(ordered), whole, client_port)
 
     def text(self, text: str) -> str:
         """Origins anywhere in the text; the client's address or port only as the whole value,
         since a port number inside other text is as likely to be anything else."""
         if text in self.whole:
             return self.whole[text]
-        if self.pattern is None:
-            return text
-        return self.pattern.sub(lambda found: self.replacements[found[0]], text)
+        for needle, placeholder in self.replacements:
+            if needle in text:
+                text = text.replace(needle, placeholder)
+        return text
 
     def value(self, value: Any) -> Any:
         """A parsed JSON document with every string (keys too) and the client's port rewritten;
