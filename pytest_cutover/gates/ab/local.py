@@ -68,7 +68,7 @@ class Local:
             return self.whole[text]
         for needle, placeholder in self.replacements:
             if needle in text:
-                text = text.replace(needle, placeholder)
+                text = _replace(text, needle, placeholder)
         return text
 
     def value(self, value: Any) -> Any:
@@ -86,6 +86,30 @@ class Local:
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
         return tuple((name, self.text(value)) for name, value in headers)
+
+
+def _replace(text: str, needle: str, placeholder: str) -> str:
+    """Every occurrence of `needle` that stands alone: `127.0.0.1:80` is not the start of
+    `127.0.0.1:8080`, `http://host` not the start of `http://host:8080`, nor `10.0.0.1:80`
+    the end of `110.0.0.1:80`."""
+    pieces = []
+    start = found = 0
+    while (found := text.find(needle, found)) >= 0:
+        end = found + len(needle)
+        before = text[found - 1] if found else ""
+        after = text[end] if end < len(text) else ""
+        if _joins(before) or after.isalnum() or after == ":":
+            found += 1
+            continue
+        pieces += [text[start:found], placeholder]
+        start = found = end
+    pieces.append(text[start:])
+    return "".join(pieces)
+
+
+def _joins(character: str) -> bool:
+    """Whether a character before a host makes it part of a longer name or address."""
+    return character.isalnum() or character in (".", "-")
 
 
 def _hosts(host: str) -> tuple[str, ...]:
