@@ -12,13 +12,15 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
+from xml.etree import ElementTree
 
-BodyKind = Literal["empty", "json", "text", "binary", "large"]
+BodyKind = Literal["empty", "json", "xml", "text", "binary", "large"]
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(.*\+)?xml|application/(x-)?javascript|"
     r"application/x-www-form-urlencoded|application/(.*\+)?yaml|image/svg\+xml)$"
 )
 _MARKUP_TYPES = re.compile(r"(html|xml)")
+_XML_TYPES = re.compile(r"^(application|text)/(.*\+)?xml$")
 _BETWEEN_TAGS = re.compile(r">\s*<")
 _WHITESPACE_RUN = re.compile(r"[ \t]+")
 
@@ -117,6 +119,10 @@ def read_body(content: bytes, media_type: str, content_type: str) -> Body:
             return Body("json", json.loads(content), len(content))
         except (json.JSONDecodeError, UnicodeDecodeError):
             pass  # a JSON content type with a body that is not JSON: compared as text below
+    if _XML_TYPES.match(media_type):
+        tree = read_xml(content)
+        if tree is not None:
+            return Body("xml", tree, len(content))
     if _TEXT_TYPES.match(media_type) or media_type.endswith("json"):
         return Body(
             "text", normalise_text(_decode(content, content_type), media_type), len(content)
@@ -126,6 +132,32 @@ def read_body(content: bytes, media_type: str, content_type: str) -> Body:
         {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()},
         len(content),
     )
+
+
+def read_xml(content: bytes) -> dict[str, Any] | None:
+    """An XML document as nested elements ({tag, attributes, text, children, tail}), so it is
+    compared, ignored and reported by the same field paths as JSON: an element or attribute
+    change is real, indentation, attribute order and namespace prefixes are not. None when
+    it is not well-formed (or nested too deep to walk): then it is compared as text."""
+    try:
+        return _element(ElementTree.fromstring(content))
+    except (ElementTree.ParseError, RecursionError, ValueError):
+        return None
+
+
+def _element(element: ElementTree.Element) -> dict[str, Any]:
+    shown: dict[str, Any] = {"tag": element.tag}
+    if element.attrib:
+        shown["attributes"] = dict(element.attrib)
+    text = (element.text or "").strip()
+    if text:
+        shown["text"] = text
+    if len(element):
+        shown["children"] = [_element(child) for child in element]
+    tail = (element.tail or "").strip()
+    if tail:
+        shown["tail"] = tail
+    return shown
 
 
 def _decode(content: bytes, content_type: str) -> str:

@@ -135,7 +135,7 @@ class Comparer:
     def _body(self, legacy: Body, new: Body) -> list[FieldDiff]:
         if legacy.kind != new.kind:
             return [FieldDiff("body", f"({legacy.kind} body)", f"({new.kind} body)")]
-        if legacy.kind == "json":
+        if legacy.kind in ("json", "xml"):
             return self._json(legacy.value, new.value)
         if legacy.value == new.value:
             return []
@@ -216,8 +216,8 @@ def _body(answer: Answer, local: Local | None) -> Body:
     body = answer.body
     if local is None:
         return body
-    if body.kind == "json":
-        return Body("json", local.value(body.value), body.size)
+    if body.kind in ("json", "xml"):
+        return Body(body.kind, local.value(body.value), body.size)
     if body.kind == "text":
         return Body("text", local.text(body.value), body.size)
     return body
