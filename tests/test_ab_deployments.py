@@ -83,15 +83,21 @@ ACCOUNTS = tuple(f"/api/accounts/{i}" for i in range(30))
 
 
 def gate(
-    tmp_path: Path, legacy: System, new: System, paths: Sequence[str] = ACCOUNTS, **settings: Any
+    tmp_path: Path,
+    legacy_system: System,
+    new_system: System,
+    paths: Sequence[str] = ACCOUNTS,
+    **settings: Any,
 ) -> dict[str, GateResult]:
+    """Run the gate with the minimal config plus `settings` (an [ab] section's keys)."""
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps({"path": path}) + "\n" for path in paths))
     settings = {"corpus": str(corpus), "noise": True, "rate": 1000, **settings}
     ab = AbConfig.model_validate(settings)
     redactor = Redactor()
     plan = make_plan(ab, tmp_path, redactor)
-    results = run_ab(ab, tmp_path, redactor, legacy, new, plan, today=dt.date(2026, 12, 1))
+    today = dt.date(2026, 12, 1)
+    results = run_ab(ab, tmp_path, redactor, legacy_system, new_system, plan, today=today)
     return {r.name: r for r in results}
 
 
@@ -237,3 +243,11 @@ def test_the_overall_reason_counts_every_failing_endpoint(
     [reason] = results[OVERALL].reasons[:1]
     assert reason.startswith("13 endpoint(s) differ: GET /area00/{id}, GET /area01/{id}")
     assert reason.endswith("GET /area09/{id} and 3 more")
+
+
+def test_the_new_systems_path_prefix_is_part_of_its_origin(
+    tmp_path: Path, deploy: Callable[[Document], System]
+) -> None:
+    """New serves the API under /v2 (`[ab.new] path_prefix`) and links to itself there."""
+    results = gate(tmp_path, deploy(echo), deploy(echo), new={"path_prefix": "/v2"})
+    assert {n: r.reasons for n, r in results.items() if not r.passed} == {}

@@ -41,3 +41,10 @@ def test_only_whole_origins_and_whole_values_are_replaced() -> None:
     assert local.text("order 40123 shipped") == "order 40123 shipped"
     assert local.value(40124) == 40124
     assert local.value(["http://10.0.0.1:80/x"]) == [f"{ORIGIN}/x"]
+
+
+def test_a_path_prefix_belongs_to_the_origin() -> None:
+    prefixed = Answer("GET", "https://api.example/v2/users/1", (), None, 200, prefix="/v2")
+    local = Local.of(prefixed)
+    assert local.text("https://api.example/v2/users/1") == f"{ORIGIN}/users/1"
+    assert local.text("https://api.example/v20/users/1") == f"{ORIGIN}/v20/users/1"

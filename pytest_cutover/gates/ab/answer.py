@@ -47,7 +47,8 @@ class Answer:
 
     `client` is the gate's own end of the connection (address, port): services echo it, and it
     is the only way to tell such an echo from data. `oversize` is set when the body was too
-    large to keep whole."""
+    large to keep whole. `prefix` is the path prefix the system's side config put in front
+    (`[ab.new] path_prefix`): part of where the system runs, as its origin is."""
 
     method: str
     url: str
@@ -60,6 +61,7 @@ class Answer:
     error: str | None = None
     client: tuple[str, int] | None = None
     oversize: Oversize | None = None
+    prefix: str = ""
 
     def header(self, name: str) -> str | None:
         values = [v for k, v in self.headers if k.lower() == name]
@@ -89,6 +91,7 @@ class Answer:
             "error": self.error,
             "client": list(self.client) if self.client else None,
             "oversize": [self.oversize.size, self.oversize.sha256] if self.oversize else None,
+            "prefix": self.prefix,
         }
 
     @classmethod
@@ -108,6 +111,7 @@ class Answer:
             error=data["error"],
             client=(client[0], client[1]) if client else None,
             oversize=Oversize(oversize[0], oversize[1]) if oversize else None,
+            prefix=data.get("prefix", ""),
         )
 
 

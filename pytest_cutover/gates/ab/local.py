@@ -1,6 +1,7 @@
 """Values that say where an answer was made, not what it says, replaced by placeholders.
 
-Services echo where they run (their own URL in `url` fields, self links, `Location`, `Link`)
+Services echo where they run (their own URL in `url` fields, self links, `Location`, `Link`,
+with the path prefix the side config gives them)
 and what they were sent (the `Host` header), and the client's address and port. Two
 deployments of one build differ in exactly those, so a comparison that keeps them fails
 identical systems. Each answer is rewritten with its own origin and its own connection: an
@@ -41,10 +42,13 @@ class Local:
         if host:
             for shown in _hosts(host):
                 with_port = f"{shown}:{port}"
-                replacements[f"{scheme}://{with_port}"] = ORIGIN
-                replacements[with_port] = ORIGIN
+                origins = [f"{scheme}://{with_port}", with_port]
                 if port == _DEFAULT_PORTS.get(scheme):
-                    replacements[f"{scheme}://{shown}"] = ORIGIN
+                    origins.append(f"{scheme}://{shown}")
+                for origin in origins:
+                    replacements[origin] = ORIGIN
+                    if answer.prefix:
+                        replacements[origin + answer.prefix] = ORIGIN
         sent_host = next((v for k, v in answer.sent_headers if k.lower() == "host"), None)
         if sent_host:
             replacements.setdefault(f"{scheme}://{sent_host}", ORIGIN)

@@ -95,7 +95,8 @@ class HttpSource:
         sent_headers = tuple(
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in built.headers.raw
         )
-        sent = Answer(request.method, url, sent_headers, request.body, status=None)
+        prefix = self.target.side.path_prefix.rstrip("/")
+        sent = Answer(request.method, url, sent_headers, request.body, status=None, prefix=prefix)
         async with self.in_flight:
             await self.limiter.wait()
             started = time.perf_counter()
@@ -121,6 +122,7 @@ class HttpSource:
             elapsed=time.perf_counter() - started,
             client=client,
             oversize=oversize,
+            prefix=prefix,
         )
 
 
@@ -158,6 +160,7 @@ def _failed(sent: Answer, error: str, started: float) -> Answer:
         status=None,
         elapsed=time.perf_counter() - started,
         error=error,
+        prefix=sent.prefix,
     )
 
 
