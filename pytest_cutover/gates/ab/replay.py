@@ -139,16 +139,19 @@ async def _read(response: httpx.Response, max_body: int) -> tuple[bytes, Oversiz
     """The whole body, or beyond `max_body` its first `max_body` bytes with the length and
     SHA-256 of all of it: a 50 MB answer costs one streamed hash, not 50 MB held and diffed."""
     kept = bytearray()
-    digest = hashlib.sha256()
+    digest = None  # hashing starts only once the body outgrows max_body
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
-        digest.update(chunk)
-        if len(kept) <= max_body:
-            kept.extend(chunk[: max_body + 1 - len(kept)])
-    if size <= max_body:
+        if digest is None and size > max_body:
+            digest = hashlib.sha256(kept)  # every earlier byte was kept whole
+        if digest is not None:
+            digest.update(chunk)
+        if len(kept) < max_body:
+            kept.extend(chunk[: max_body - len(kept)])
+    if digest is None:
         return bytes(kept), None
-    return bytes(kept[:max_body]), Oversize(size, digest.hexdigest())
+    return bytes(kept), Oversize(size, digest.hexdigest())
 
 
 def _failed(sent: Answer, error: str, started: float) -> Answer:
