@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,8 +92,10 @@ def test_a_changed_field_fails_with_examples_and_curl(
     difference = example["differences"][0]
     assert difference["path"] == "body.email"
     assert difference["new"] == difference["legacy"].upper()
-    assert example["curl"]["new"].startswith("curl -sS -i http://127.0.0.1:")
-    assert example["curl"]["new"].endswith(example["request"].split(" ", 1)[1])
+    curl = shlex.split(example["curl"]["new"])
+    assert curl[:3] == ["curl", "-sS", "-i"]
+    assert curl[3].startswith("http://127.0.0.1:")
+    assert curl[3].endswith(example["request"].split(" ", 1)[1])
 
 
 def test_a_missing_field_names_the_side_that_lacks_it(
@@ -290,7 +293,9 @@ def test_per_system_rewrites_and_headers(
     stats = results["GET /admin-stats"]
     assert fields(stats) == {"status": "real"}
     example = stats.evidence["fields"][0]["examples"][0]
-    assert (example["legacy"]["status"], example["new"]["status"]) == (401, 200)
+    shown = stats.evidence["answers"]
+    legacy_answer, new_answer = (shown[example["answers"][side]] for side in ("legacy", "new"))
+    assert (legacy_answer["status"], new_answer["status"]) == (401, 200)
     assert '-H "Authorization: $CUTOVER_AUTHORIZATION"' in example["curl"]["new"]
     assert "demo-token" not in json.dumps(stats.to_dict())
 

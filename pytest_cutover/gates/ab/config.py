@@ -43,6 +43,22 @@ def _fraction(value: object) -> object:
 
 Share = Annotated[float, BeforeValidator(_fraction), Field(ge=0.0, le=1.0)]
 
+_SIZE = re.compile(r"^\s*(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>B|KB|MB|GB)?\s*$", re.I)
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+
+
+def _bytes(value: object) -> object:
+    """ "10MB", "500KB" or a number of bytes -> bytes, so a size reads as people write it."""
+    if isinstance(value, str):
+        found = _SIZE.match(value)
+        if not found:
+            raise ValueError(f"expected a size such as '10MB', '500KB' or 1000000, got {value!r}")
+        return int(float(found["number"]) * _UNITS[(found["unit"] or "b").lower()])
+    return value
+
+
+Size = Annotated[int, BeforeValidator(_bytes), Field(ge=1)]
+
 
 _ALL_MATCH = "match_rate >= 100%"
 _BARE_RATE = re.compile(r"match_rate\s*[<>=!]=?\s*(?P<number>[0-9.]+)\s*$")
@@ -69,6 +85,7 @@ class ComparisonRules(Section):
     unordered: list[str] = []
     compare_headers: list[str] = ["content-type"]
     ignore_headers: list[str] = []
+    placeholders: bool = True
 
     @field_validator("ignore", "unordered")
     @classmethod
@@ -188,6 +205,7 @@ class AbConfig(ComparisonRules):
     noise_alpha: Share = 0.01
     max_incomparable: Share = 0.05
     examples: int = Field(default=3, ge=0, le=50)
+    max_body: Size = 1_000_000
     openapi: str | None = None
     baseline: str | None = None
     legacy_from_baseline: bool = False

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 from pytest_cutover.corpus import CapturedRequest
 from pytest_cutover.gates.ab.answer import Answer
-from pytest_cutover.gates.ab.compare import Comparer, Comparison, FieldDiff
+from pytest_cutover.gates.ab.compare import LARGE, Comparer, Comparison, FieldDiff
 from pytest_cutover.gates.ab.config import AbConfig, Accepted, EndpointRule
 from pytest_cutover.gates.ab.curl import curl_command
 from pytest_cutover.gates.ab.fields import FieldMatcher
@@ -30,7 +29,9 @@ from pytest_cutover.units import Kind, Quantity
 GATE = "ab"
 OVERALL = "all endpoints"
 _BODY_EXCERPT = 2000
+_REDACT_MARGIN = 1000
 _LISTED = 50
+_NAMED_IN_REASON = 10
 _RATIOS = frozenset({"match_rate"})
 _TABLE_COLUMNS = ("requests", "compared", "match_rate", "critical")
 _COUNTS = (
@@ -57,12 +58,13 @@ class Tally:
     exchanges: list[tuple[frozenset[str], frozenset[str] | None, bool]] = field(
         default_factory=list
     )
-    incomparable: list[str] = field(default_factory=list)
+    incomparable: list[dict[str, str]] = field(default_factory=list)
     incomparable_count: int = 0
     critical: list[dict[str, Any]] = field(default_factory=list)
     critical_count: int = 0
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     noise_examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,11 @@ class Judge:
             tally.incomparable_count += 1
             if len(tally.incomparable) < _LISTED:
                 tally.incomparable.append(
-                    self.redactor.text(f"{request.method} {request.target}: {legacy.error}")
+                    {
+                        "request": self.redactor.text(f"{request.method} {request.target}"),
+                        "legacy": self.redactor.text(legacy.error or "no answer"),
+                        "curl": curl_command(legacy, self.redactor),
+                    }
                 )
             return
         found = tally.comparer.compare(legacy, new)
@@ -123,35 +129,55 @@ class Judge:
         fields = frozenset(d.field for d in found.diffs)
         noise_fields = frozenset(d.field for d in noise.diffs) if noise else None
         tally.exchanges.append((fields, noise_fields, found.critical is not None))
+        shown: dict[int, str] = {}
         if found.critical:
             tally.critical_count += 1
             if len(tally.critical) < max(1, self.config.examples):
-                tally.critical.append(
-                    {"problem": found.critical, **self._example(request, legacy, new, found.diffs)}
-                )
+                example = self._example(tally, shown, request, legacy, new, found.diffs)
+                tally.critical.append({"problem": found.critical, **example})
         for name in fields:
             kept = tally.examples.setdefault(name, [])
             if len(kept) < self.config.examples:
                 mine = [d for d in found.diffs if d.field == name]
-                kept.append(self._example(request, legacy, new, mine))
+                kept.append(self._example(tally, shown, request, legacy, new, mine))
         if noise:
             for name in noise_fields or ():
                 if name not in tally.noise_examples:
                     mine = [d for d in noise.diffs if d.field == name]
-                    tally.noise_examples[name] = self._example(request, legacy, second[0], mine)
+                    tally.noise_examples[name] = self._example(
+                        tally, shown, request, legacy, second[0], mine, other_name="legacy_again"
+                    )
 
     def _example(
-        self, request: CapturedRequest, legacy: Answer, other: Answer, diffs: Sequence[FieldDiff]
+        self,
+        tally: Tally,
+        shown: dict[int, str],
+        request: CapturedRequest,
+        legacy: Answer,
+        other: Answer,
+        diffs: Sequence[FieldDiff],
+        other_name: str = "new",
     ) -> dict[str, Any]:
+        """One example of a difference; its answers go to the endpoint's `answers`, once per
+        exchange, and the example names them: one request differing in ten fields is ten
+        examples but one copy of each body. `shown` maps the answers of this exchange (by
+        identity) to the names they were stored under."""
+
+        def stored(answer: Answer) -> str:
+            if id(answer) not in shown:
+                name = f"a{len(tally.answers) + 1}"
+                tally.answers[name] = self._shown_answer(answer)
+                shown[id(answer)] = name
+            return shown[id(answer)]
+
         return {
             "request": f"{request.method} {self.redactor.text(request.target)}",
             "origin": request.origin,
             "differences": [self._shown_diff(d) for d in diffs[:10]],
-            "legacy": self._shown_answer(legacy),
-            "new": self._shown_answer(other),
+            "answers": {"legacy": stored(legacy), other_name: stored(other)},
             "curl": {
                 "legacy": curl_command(legacy, self.redactor),
-                "new": curl_command(other, self.redactor),
+                other_name: curl_command(other, self.redactor),
             },
         }
 
@@ -160,26 +186,37 @@ class Judge:
         last = diff.path.rsplit(".", 1)[-1].strip('[]"')
         if is_sensitive_name(last):
             shown["legacy"] = shown["new"] = MASK
+        for side in ("legacy", "new"):
+            # A whole added or removed subtree can be most of a body: shown as an excerpt.
+            text = json.dumps(shown[side], ensure_ascii=False, default=str)
+            if len(text) > _BODY_EXCERPT:
+                cut = self.redactor.text(text[: _BODY_EXCERPT + _REDACT_MARGIN])[:_BODY_EXCERPT]
+                shown[side] = f"{cut}... ({len(text)} characters)"
         return self.redactor.value(shown)
 
     def _shown_answer(self, answer: Answer) -> dict[str, Any]:
+        """The answer as received, cut to an excerpt before anything else touches it, so a
+        50 MB body costs what a 2 KB one does. The cut keeps a margin while redacting: a
+        secret that straddles the excerpt's end is still recognised whole and masked."""
         if answer.status is None:
             return {"error": self.redactor.text(answer.error or "no answer")}
         body = answer.body
-        if body.kind == "json":
-            text = json.dumps(self.redactor.value(body.value), ensure_ascii=False)
-        elif body.kind == "text":
-            text = self.redactor.text(body.value)
-        else:
-            text = json.dumps(body.value)
-        if len(text) > _BODY_EXCERPT:
-            text = text[:_BODY_EXCERPT] + f"... ({len(text)} characters)"
-        return {
+        shown: dict[str, Any] = {
             "status": answer.status,
             "headers": redact_headers(dict(answer.headers)),
-            "body": text,
-            "elapsed_ms": round(answer.elapsed * 1000, 1),
         }
+        if body.kind == "binary":
+            shown["body"] = json.dumps(body.value)
+        else:
+            head = answer.content[: _BODY_EXCERPT + _REDACT_MARGIN]
+            text = self.redactor.text(head.decode("utf-8", "replace"))[:_BODY_EXCERPT]
+            if body.size > _BODY_EXCERPT:
+                text += f"... ({body.size} bytes in all)"
+            shown["body"] = text
+        if body.kind == "large":
+            shown["body_compared_by"] = {**body.value, "why": LARGE}
+        shown["elapsed_ms"] = round(answer.elapsed * 1000, 1)
+        return shown
 
     def results(self, extra: Mapping[str, Any]) -> list[GateResult]:
         """One result per endpoint group, then the overall one carrying `extra` evidence."""
@@ -200,7 +237,7 @@ class Judge:
                 {
                     "endpoint": group,
                     "outcome": result.outcome.value,
-                    **{k: result.measurements[k] for k in _TABLE_COLUMNS},
+                    **{k: result.measurements.get(k) for k in _TABLE_COLUMNS},
                     "real_fields": [j.field for j in judged if j.fails],
                     "noise_fields": [j.field for j in judged if j.status == "noise"],
                 }
@@ -260,6 +297,7 @@ class Judge:
             "fields": [self._field_evidence(tally, j) for j in judged],
             "critical": tally.critical,
             "incomparable": tally.incomparable,
+            "answers": tally.answers,
         }
         reasons = [
             f"{j.field}: {j.status} in {j.counts.new_differs} of {compared} requests"
@@ -298,8 +336,11 @@ class Judge:
         reasons = []
         failing_groups = [r["endpoint"] for r in rows if r["outcome"] == Outcome.FAIL.value]
         if failing_groups:
+            named = ", ".join(failing_groups[:_NAMED_IN_REASON])
+            more = len(failing_groups) - _NAMED_IN_REASON
             reasons.append(
-                f"{len(failing_groups)} endpoint(s) differ: {', '.join(failing_groups[:10])}"
+                f"{len(failing_groups)} endpoint(s) differ: {named}"
+                + (f" and {more} more" if more > 0 else "")
             )
         evidence = {"endpoints": rows, **extra}
         return self._verdict(OVERALL, counted, self.config.thresholds, reasons, evidence, [])
@@ -314,10 +355,11 @@ class Judge:
         critical: Sequence[Mapping[str, Any]],
     ) -> GateResult:
         compared = counted["compared"]
-        measurements: dict[str, float] = {
-            **counted,
-            "match_rate": counted["matched"] / compared if compared else math.nan,
-        }
+        # Nothing compared has no match rate at all: left out, thresholds on it are "no data"
+        # (never a pass), and no NaN reaches a JSON file that other parsers must read.
+        measurements: dict[str, float] = dict(counted)
+        if compared:
+            measurements["match_rate"] = counted["matched"] / compared
         quantities = {
             k: Quantity(v, Kind.RATIO if k in _RATIOS else Kind.NUMBER)
             for k, v in measurements.items()
@@ -367,6 +409,11 @@ def _merged(config: AbConfig, rule: EndpointRule) -> EndpointRule:
             "unordered": [*config.unordered, *rule.unordered],
             "compare_headers": sorted({*config.compare_headers, *rule.compare_headers}),
             "ignore_headers": [*config.ignore_headers, *rule.ignore_headers],
+            "placeholders": (
+                rule.placeholders
+                if "placeholders" in rule.model_fields_set
+                else config.placeholders
+            ),
         }
     )
 

@@ -7,6 +7,7 @@ at most `rate` requests per second, however many sources or workers share it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +17,7 @@ from typing import Protocol
 import httpx
 
 from pytest_cutover.corpus import CapturedRequest
-from pytest_cutover.gates.ab.answer import Answer
+from pytest_cutover.gates.ab.answer import Answer, Oversize
 from pytest_cutover.gates.ab.config import SideRequest
 
 
@@ -64,6 +65,9 @@ class Target:
 
 
 class HttpSource:
+    """One system behind one HTTP client. The rate limiter and the in-flight cap belong to the
+    system, so two sources of one system (legacy and its noise sample) share them."""
+
     def __init__(
         self,
         target: Target,
@@ -71,6 +75,7 @@ class HttpSource:
         limiter: RateLimiter,
         in_flight: asyncio.Semaphore,
         timeout: httpx.Timeout,
+        max_body: int,
     ) -> None:
         self.name = target.name
         self.target = target
@@ -78,21 +83,30 @@ class HttpSource:
         self.limiter = limiter
         self.in_flight = in_flight
         self.timeout = timeout
+        self.max_body = max_body
 
     async def answer(self, request: CapturedRequest) -> Answer:
         url, headers = self.target.prepare(request)
-        sent = Answer(request.method, url, headers, request.body, status=None)
+        # Built first so that what is recorded (and shown as curl) is every header httpx sends,
+        # its own defaults included, even when no answer comes back.
+        built = self.client.build_request(
+            request.method, url, headers=list(headers), content=request.body, timeout=self.timeout
+        )
+        sent_headers = tuple(
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in built.headers.raw
+        )
+        prefix = self.target.side.path_prefix.rstrip("/")
+        sent = Answer(request.method, url, sent_headers, request.body, status=None, prefix=prefix)
         async with self.in_flight:
             await self.limiter.wait()
             started = time.perf_counter()
             try:
-                response = await self.client.request(
-                    request.method,
-                    url,
-                    headers=list(headers),
-                    content=request.body,
-                    timeout=self.timeout,
-                )
+                response = await self.client.send(built, stream=True)
+                try:
+                    client = _client_address(response)
+                    content, oversize = await _read(response, self.max_body)
+                finally:
+                    await response.aclose()
             except httpx.TimeoutException:
                 return _failed(sent, f"timed out after {self.timeout.read:g} s", started)
             except httpx.HTTPError as err:
@@ -100,13 +114,44 @@ class HttpSource:
         return Answer(
             request.method,
             url,
-            headers,
+            sent.sent_headers,
             request.body,
             status=response.status_code,
             headers=tuple(response.headers.multi_items()),
-            content=response.content,
+            content=content,
             elapsed=time.perf_counter() - started,
+            client=client,
+            oversize=oversize,
+            prefix=prefix,
         )
+
+
+def _client_address(response: httpx.Response) -> tuple[str, int] | None:
+    """The gate's end of the connection, read while the connection is surely still open."""
+    stream = response.extensions.get("network_stream")
+    found = stream.get_extra_info("client_addr") if stream is not None else None
+    if isinstance(found, tuple) and len(found) >= 2:
+        return str(found[0]), int(found[1])
+    return None
+
+
+async def _read(response: httpx.Response, max_body: int) -> tuple[bytes, Oversize | None]:
+    """The whole body, or beyond `max_body` its first `max_body` bytes with the length and
+    SHA-256 of all of it: a 50 MB answer costs one streamed hash, not 50 MB held and diffed."""
+    kept = bytearray()
+    digest = None  # hashing starts only once the body outgrows max_body
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if digest is None and size > max_body:
+            digest = hashlib.sha256(kept)  # every earlier byte was kept whole
+        if digest is not None:
+            digest.update(chunk)
+        if len(kept) < max_body:
+            kept.extend(chunk[: max_body - len(kept)])
+    if digest is None:
+        return bytes(kept), None
+    return bytes(kept), Oversize(size, digest.hexdigest())
 
 
 def _failed(sent: Answer, error: str, started: float) -> Answer:
@@ -118,6 +163,7 @@ def _failed(sent: Answer, error: str, started: float) -> Answer:
         status=None,
         elapsed=time.perf_counter() - started,
         error=error,
+        prefix=sent.prefix,
     )
 
 

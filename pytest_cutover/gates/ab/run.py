@@ -179,6 +179,18 @@ def _noise_description(ab: AbConfig, sampled: bool, from_baseline: bool) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Caps:
+    """One system's rate and in-flight caps, shared by every source that sends to it."""
+
+    limiter: RateLimiter
+    in_flight: asyncio.Semaphore
+
+    @classmethod
+    def of(cls, ab: AbConfig) -> _Caps:
+        return cls(RateLimiter(ab.rate), asyncio.Semaphore(ab.concurrency))
+
+
 class _Sources:
     """The sources of one replay and the HTTP clients behind them, one client per system so
     the caps hold per system however many sources share it."""
@@ -208,8 +220,8 @@ class _Sources:
             legacy_target = Target(
                 "legacy", self.legacy.base_url, ab.legacy, self.legacy.config.headers
             )
-            legacy_source = self._http(legacy_target, self.legacy)
-            noise = legacy_source
+            caps = _Caps(RateLimiter(ab.rate), asyncio.Semaphore(ab.concurrency))
+            legacy_source = self._http(legacy_target, self.legacy, caps)
             if ab.noise_base_url:
                 second = Target(
                     "legacy (second instance)",
@@ -217,25 +229,33 @@ class _Sources:
                     ab.legacy,
                     self.legacy.config.headers,
                 )
-                noise = self._http(second, self.legacy)
+                noise = self._http(second, self.legacy, _Caps.of(ab))
+            else:
+                # Legacy's caps, but never a kept-alive connection: what varies per connection
+                # (the client's port) must vary between the two legacy answers as it does
+                # between legacy and new, or it is taken for a real difference.
+                noise = self._http(legacy_target, self.legacy, caps, fresh_connections=True)
         new_target = Target("new", self.new.base_url, ab.new, self.new.config.headers)
-        sources = [legacy_source, self._http(new_target, self.new)]
+        sources = [legacy_source, self._http(new_target, self.new, _Caps.of(ab))]
         if self.sampled_noise and noise is not None:
             sources.append(noise)
         return sources
 
-    def _http(self, target: Target, system: System) -> HttpSource:
+    def _http(
+        self, target: Target, system: System, caps: _Caps, fresh_connections: bool = False
+    ) -> HttpSource:
         ab = self.ab
         client = httpx.AsyncClient(
             verify=system.config.verify_tls,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=ab.concurrency),
+            limits=httpx.Limits(
+                max_connections=ab.concurrency,
+                max_keepalive_connections=0 if fresh_connections else None,
+            ),
         )
         self.clients.append(client)
         timeout = httpx.Timeout(ab.timeout, connect=min(ab.timeout, system.config.connect_timeout))
-        return HttpSource(
-            target, client, RateLimiter(ab.rate), asyncio.Semaphore(ab.concurrency), timeout
-        )
+        return HttpSource(target, client, caps.limiter, caps.in_flight, timeout, ab.max_body)
 
     async def __aexit__(self, *_exc: object) -> None:
         for client in self.clients:
@@ -250,8 +270,9 @@ def record_baseline(ab: AbConfig, legacy: System, plan: Plan, directory: Path) -
         answers.append((plan.replay[index].request, found))
 
     async def go() -> None:
-        async with _Sources(ab, legacy, legacy, None, False) as sources:
-            chosen = [sources[0], sources[0]] if ab.noise else [sources[0]]
+        async with _Sources(ab, legacy, legacy, None, ab.noise) as sources:
+            # sources[1] (the "new" side) is never asked: a recording is legacy's alone.
+            chosen = [sources[0], sources[2]] if ab.noise else [sources[0]]
             await replay([p.request for p in plan.replay], chosen, ab.concurrency, keep)
 
     asyncio.run(go())
