@@ -39,7 +39,7 @@ def pytest_cutover_act(decision: Decision, config: pytest.Config) -> ActionsRepo
     cutover_config = loaded_config(config)
     if cutover_config is None:
         return None
-    audit = AuditLog(_reports(config) / AUDIT_FILE, cutover_config.redactor, "pytest", _run(config))
+    audit = AuditLog(_reports(config) / AUDIT_FILE, cutover_config.output, "pytest", _run(config))
     audit.append(
         {
             "event": "decision",

@@ -14,9 +14,9 @@ command that needs them: `cutover --version` answers at once.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,25 +24,22 @@ from pytest_cutover import __version__
 from pytest_cutover.settings import CONFIG_FILENAME, add_setting_options, resolve_settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from pytest_cutover.config import CutoverConfig
+    from pytest_cutover.output import Output
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    from rich.console import Console
-    from rich.markup import escape
+    from pytest_cutover.output import Output
 
-    errors = Console(stderr=True, highlight=False)
     if args.command == "init":
-        return _init(args.dir, args.force)
+        return _init(args.dir, args.force, Output())
     from pytest_cutover.config import ConfigError, load_config
-    from pytest_cutover.gates.ab.run import AbSetupError
-    from pytest_cutover.gates.base import GateSetupError
-    from pytest_cutover.launcher import StartError
 
+    # Until the config is read only secrets shown by their names are known; from then on the
+    # config's own Output prints every line, an error or a crash included.
+    output = Output()
     try:
         settings = resolve_settings(
             option={"config": args.cutover_config, "reports": args.cutover_reports},
@@ -58,16 +55,38 @@ def main(argv: list[str] | None = None) -> int:
                 "CUTOVER_CONFIG (`cutover init` writes one)"
             )
         config = load_config(path)
-        if args.command == "check":
-            return _check(config, args.json)
-        if args.command == "ab-record":
-            return _record(config, args.out, errors)
-        from pytest_cutover.actions.commands import run_command
+        output = config.output
+        return _command(args, config, settings.reports_dir.value)
+    except Exception as err:
+        return _failed(err, output)
 
-        return run_command(args, config, settings.reports_dir.value)
-    except (ConfigError, AbSetupError, GateSetupError, StartError, ValueError) as err:
+
+def _command(args: argparse.Namespace, config: CutoverConfig, reports: Path) -> int:
+    if args.command == "check":
+        return _check(config, args.json)
+    if args.command == "ab-record":
+        return _record(config, args.out)
+    from pytest_cutover.actions.commands import run_command
+
+    return run_command(args, config, reports)
+
+
+def _failed(err: Exception, output: Output) -> int:
+    """A user's mistake is one line and exit 2; anything else is a bug, shown with its
+    traceback (exit 1). Both go through `output`: a driver's error names its URL."""
+    from rich.markup import escape
+
+    from pytest_cutover.config import ConfigError
+    from pytest_cutover.gates.ab.run import AbSetupError
+    from pytest_cutover.gates.base import GateSetupError
+    from pytest_cutover.launcher import StartError
+
+    errors = output.console(stderr=True, highlight=False, soft_wrap=True)
+    if isinstance(err, ConfigError | AbSetupError | GateSetupError | StartError | ValueError):
         errors.print(f"[red]error:[/red] {escape(str(err))}", markup=True)
         return 2
+    errors.print(escape("".join(traceback.format_exception(err))), markup=False)
+    return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,36 +114,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _record(config: CutoverConfig, out: Path | None, errors: Console) -> int:
-    from rich.console import Console
-
+def _record(config: CutoverConfig, out: Path | None) -> int:
     from pytest_cutover.gates.ab.run import make_plan, record_baseline
     from pytest_cutover.launcher import SystemPool
 
     ab = config.ab
     target = out or (config.base_dir / ab.baseline if ab.baseline else None)
     if target is None:
-        errors.print("[red]error:[/red] give --out DIR or set ab.baseline in cutover.toml")
-        return 2
+        raise ValueError("give --out DIR or set ab.baseline in cutover.toml")
     plan = make_plan(ab, config.base_dir, config.redactor)
     pool = SystemPool(config, target / "systems")
     try:
-        count = record_baseline(ab, pool.get("legacy"), plan, target)
+        count = record_baseline(ab, pool.get("legacy"), plan, target, config.output)
     finally:
         pool.stop_all()
-    Console(highlight=False).print(
+    config.output.console(highlight=False).print(
         f"recorded legacy's answers to {count} requests in {target} "
         f"({len(plan.not_replayed)} not replayed: unsafe methods)"
     )
     return 0
 
 
-def _init(target: Path, force: bool) -> int:
-    from rich.console import Console
-
+def _init(target: Path, force: bool, output: Output) -> int:
     from pytest_cutover.scaffold import write_config
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = output.console(highlight=False, soft_wrap=True)
     path = target / CONFIG_FILENAME
     if write_config(path, force=force):
         console.print(f"wrote {path}")
@@ -135,12 +149,10 @@ def _init(target: Path, force: bool) -> int:
 
 
 def _check(config: CutoverConfig, as_json: bool) -> int:
-    from rich.console import Console
-
-    console = Console(stderr=False, highlight=False)
+    console = config.output.console(highlight=False)
     systems = config.describe_systems()
     if as_json:
-        print(json.dumps({"config": str(config.path), "systems": systems}, indent=2))
+        config.output.print(config.output.json({"config": str(config.path), "systems": systems}))
         return 0
     console.print(f"{config.path}: valid")
     for name, described in systems.items():

@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,18 @@ from pydantic import (
     model_validator,
 )
 
-from pytest_cutover.actions.config import ActionsConfig, TrafficConfig, action_secrets
+from pytest_cutover.actions.config import ActionsConfig, TrafficConfig
+from pytest_cutover.corpus import CorpusError, corpus_secrets, load_corpus
 from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.gates.integrity.config import IntegrityConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.metrics.config import MetricsConfig
 from pytest_cutover.gates.smoke.config import SmokeConfig
+from pytest_cutover.output import Output
 from pytest_cutover.redact import (
     Redactor,
+    credential_spans,
     is_sensitive_name,
-    redact_headers,
-    redact_url,
 )
 from pytest_cutover.section import SYSTEM_NAMES, CommandLine, Duration, Section
 from pytest_cutover.settings import CONFIG_FILENAME
@@ -108,6 +110,7 @@ class CutoverConfig(Section):
 
     _path: Path = PrivateAttr(default=Path(CONFIG_FILENAME))
     _redactor: Redactor = PrivateAttr(default_factory=Redactor)
+    _corpus_read: bool = PrivateAttr(default=False)
 
     @property
     def path(self) -> Path:
@@ -120,10 +123,27 @@ class CutoverConfig(Section):
 
     @property
     def redactor(self) -> Redactor:
+        """Every secret of the config and of the A/B corpus. The corpus is read on first use,
+        so its secrets are known before anything of a replay or a load run can be written, in
+        every process (an xdist controller never replays, yet writes the decision)."""
+        if not self._corpus_read:
+            self._corpus_read = True
+            self._redactor.add(self._corpus_secrets())
         return self._redactor
 
-    def secrets(self) -> set[str]:
-        return super().secrets() | action_secrets(self.traffic, self.actions)
+    @property
+    def output(self) -> Output:
+        """The one way this run writes and prints (pytest_cutover.output)."""
+        return Output(self.redactor)
+
+    def _corpus_secrets(self) -> set[str]:
+        if self.ab.corpus is None:
+            return set()
+        try:
+            corpus = load_corpus(self.base_dir / self.ab.corpus, self.ab.format)
+        except CorpusError:  # the A/B gate says why, as its own result
+            return set()
+        return corpus_secrets(corpus.requests)
 
     def system(self, name: str) -> SystemConfig:
         config: SystemConfig = getattr(self.systems, name)
@@ -135,9 +155,9 @@ class CutoverConfig(Section):
         for name in SYSTEM_NAMES:
             system = self.system(name)
             described[name] = {
-                "base_url": redact_url(system.base_url),
-                "database": redact_url(system.database) if system.database else None,
-                "headers": redact_headers(system.headers),
+                "base_url": self.redactor.text(system.base_url),
+                "database": self.redactor.text(system.database) if system.database else None,
+                "headers": self.redactor.value(system.headers),
                 "started_by_plugin": system.start is not None,
             }
         return described
@@ -157,15 +177,20 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Cutover
         raise ConfigError(f"{path}: cannot be read: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    secrets: set[str] = set()
-    data = _interpolate(raw, (), environ, secrets, path)
+    filled: list[Filled] = []
+    data = _interpolate(raw, (), environ, filled, path)
     try:
         config = CutoverConfig.model_validate(data)
     except ValidationError as err:
         lines = [_explain(error) for error in err.errors(include_url=False)]
-        raise ConfigError(f"{path}: invalid configuration:\n  " + "\n  ".join(lines)) from None
+        # Which part of a broken config is a credential cannot be known before it validates:
+        # an error about it shows no value that came from the environment.
+        shown = Redactor(value for f in filled for value in f.values())
+        shown.add(f.text for f in filled if f.marked)
+        message = f"{path}: invalid configuration:\n  " + "\n  ".join(lines)
+        raise ConfigError(shown.text(message)) from None
     config._path = path.resolve()
-    config._redactor = Redactor(secrets | config.secrets())
+    config._redactor = Redactor(config.secrets() | _filled_secrets(config, filled))
     _check_schemas(config)
     return config
 
@@ -192,26 +217,66 @@ def _check_schemas(config: CutoverConfig) -> None:
 
 
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_MARKED = frozenset({"value", "secret"})
+
+
+@dataclass(frozen=True)
+class Filled:
+    """A string of cutover.toml after `${VAR}`s were filled in: where each value landed, whether
+    its name says it is secret, and whether the config marks the whole value `secret = true`."""
+
+    key: tuple[str | int, ...]
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    named: tuple[str, ...] = ()
+    marked: bool = False
+
+    def values(self) -> list[str]:
+        return [self.text[start:end] for start, end in self.spans]
 
 
 def _interpolate(
     value: Any,
     key: tuple[str | int, ...],
     environ: Mapping[str, str],
-    secrets: set[str],
+    filled: list[Filled],
     path: Path,
 ) -> Any:
-    """Fill `${VAR}` and `${VAR:-default}` in every string; `$$` is a literal dollar."""
+    """Fill `${VAR}` and `${VAR:-default}` in every string; `$$` is a literal dollar. A value
+    written `{ value = "...", secret = true }` is that string, marked secret wherever it is."""
+    if isinstance(value, dict) and set(value) == _MARKED and isinstance(value["secret"], bool):
+        if not isinstance(value["value"], str):
+            raise ConfigError(
+                f"{path}: {_dotted(key)}.value: `secret = true` marks a string value, "
+                f"got {type(value['value']).__name__}"
+            )
+        before = len(filled)
+        text = _interpolate(value["value"], key, environ, filled, path)
+        if value["secret"]:
+            inner = filled[before:]
+            del filled[before:]
+            first = inner[0] if inner else Filled(key, text, ())
+            filled.append(Filled(key, text, first.spans, first.named, marked=True))
+        return text
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*key, k), environ, secrets, path) for k, v in value.items()}
+        return {k: _interpolate(v, (*key, k), environ, filled, path) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*key, i), environ, secrets, path) for i, v in enumerate(value)]
+        return [_interpolate(v, (*key, i), environ, filled, path) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
-
-    def substitute(match: re.Match[str]) -> str:
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    named: list[str] = []
+    length = done = 0
+    for match in _VARIABLE.finditer(value):
+        literal = value[done : match.start()]
+        parts.append(literal)
+        length += len(literal)
+        done = match.end()
         if match.group() == "$$":
-            return "$"
+            parts.append("$")
+            length += 1
+            continue
         name, default = match["name"], match["default"]
         found = environ.get(name)
         if found is None and default is None:
@@ -220,11 +285,35 @@ def _interpolate(
                 f"(write ${{{name}:-default}} to give a default)"
             )
         result = found if found is not None else default
+        parts.append(result)
+        spans.append((length, length + len(result)))
+        length += len(result)
         if is_sensitive_name(name) and result:
-            secrets.add(result)
-        return result
+            named.append(result)
+    parts.append(value[done:])
+    text = "".join(parts)
+    if spans:
+        filled.append(Filled(key, text, tuple(spans), tuple(named)))
+    return text
 
-    return _VARIABLE.sub(substitute, value)
+
+def _filled_secrets(config: CutoverConfig, filled: list[Filled]) -> set[str]:
+    """The `${VAR}` values that are secrets: in a credential position (a header or environment
+    value, a URL's password or query value), named like a secret (`${DB_PASSWORD}` anywhere),
+    or marked `secret = true` (the whole value). A `${VAR}` in a host name or a path is not."""
+    found: set[str] = set()
+    for item in filled:
+        found.update(item.named)
+        kind = "marked" if item.marked else config.credential_kind(item.key)
+        if kind in ("marked", "mapping"):
+            found.update([item.text, *item.values()])
+        elif kind == "url":
+            for start, end in credential_spans(item.text):
+                inside = [(s, e) for s, e in item.spans if s < end and start < e]
+                if inside:
+                    found.add(item.text[start:end])
+                    found.update(item.text[max(s, start) : min(e, end)] for s, e in inside)
+    return found
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

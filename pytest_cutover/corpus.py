@@ -15,7 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
+
+from pytest_cutover.redact import is_sensitive_name
 
 CorpusFormat = Literal["jsonl", "har", "access_log"]
 
@@ -85,6 +87,32 @@ class Corpus:
 
     def __len__(self) -> int:
         return len(self.requests)
+
+
+def corpus_secrets(requests: Iterable[CapturedRequest]) -> set[str]:
+    """What the redactor must know before anything of a replay is written: the values of
+    secret-named headers, cookies and query parameters, as captured and decoded, whatever the
+    format the corpus came in (a request echoed back, or a URL in an error, shows them without
+    the name beside them)."""
+    found: set[str] = set()
+    for request in requests:
+        for name, value in request.headers:
+            if is_sensitive_name(name):
+                found.add(value)
+            if name.lower() == "cookie":
+                found.update(_cookie_secrets(value))
+        for pair in request.query.split("&"):
+            name, _, value = pair.partition("=")
+            if value and is_sensitive_name(unquote_plus(name)):
+                found.update({value, unquote_plus(value)})
+    return found
+
+
+def _cookie_secrets(header: str) -> Iterator[str]:
+    for pair in header.split(";"):
+        name, _, value = pair.strip().partition("=")
+        if value and is_sensitive_name(name):
+            yield value.strip('"')
 
 
 def detect_format(path: Path) -> CorpusFormat:

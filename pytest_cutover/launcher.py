@@ -2,7 +2,8 @@
 
 A started system must never outlive the run: it gets its own process group (stopped as a whole),
 the kernel stops it if the runner dies (Linux parent-death signal), and its output is kept in a
-log file so a failed start can show why.
+log file so a failed start can show why. The log goes through the run's Output, line by line:
+a system that prints its environment or a connection URL never puts a secret on disk.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from pytest_cutover.config import CutoverConfig, SystemConfig
+from pytest_cutover.output import ChildLog, Output
 from pytest_cutover.systems import System
 
 _PR_SET_PDEATHSIG = 1
@@ -37,6 +39,7 @@ class StartedSystem:
     system: System
     process: subprocess.Popen[bytes]
     log_path: Path
+    log: ChildLog
 
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM the whole process group, then SIGKILL what is left after `grace` seconds."""
@@ -62,6 +65,7 @@ def start_system(
     config: SystemConfig,
     base_dir: Path,
     log_dir: Path,
+    output: Output,
     extra_env: Mapping[str, str] | None = None,
 ) -> StartedSystem:
     """Run the system's start command and wait until its ready URL answers 2xx."""
@@ -80,23 +84,25 @@ def start_system(
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     env = {**os.environ, **start.env, **(extra_env or {})}
-    with log_path.open("wb") as log:
-        try:
-            process = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-        except OSError as err:
-            raise StartError(
-                f"{name}: cannot run {argv[0]!r} (from [systems.{name}.start] command): {err}"
-            ) from None
-    started = StartedSystem(System(name, config, base_url, base_dir), process, log_path)
+    log = output.child_log(log_path)
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log.fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    except OSError as err:
+        raise StartError(
+            f"{name}: cannot run {argv[0]!r} (from [systems.{name}.start] command): {err}"
+        ) from None
+    finally:
+        log.started()
+    started = StartedSystem(System(name, config, base_url, base_dir), process, log_path, log)
     try:
         _wait_ready(started, ready_url, start.timeout)
     except BaseException:
@@ -112,6 +118,7 @@ def _wait_ready(started: StartedSystem, ready_url: str, timeout: float) -> None:
         while True:
             code = started.process.poll()
             if code is not None:
+                started.log.wait(timeout=2.0)  # what it printed before it exited
                 raise StartError(
                     f"{started.system.name}: start command exited with status {code} before "
                     f"{ready_url} answered; its output ({started.log_path}):\n"
@@ -174,7 +181,9 @@ class SystemPool:
                     name, system_config, system_config.base_url, self._config.base_dir
                 )
             else:
-                started = start_system(name, system_config, self._config.base_dir, self._log_dir)
+                started = start_system(
+                    name, system_config, self._config.base_dir, self._log_dir, self._config.output
+                )
                 self._started[name] = started
                 self._systems[name] = started.system
         return self._systems[name]

@@ -67,11 +67,12 @@ _NO_TESTS_RUN = (
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from pytest_cutover import actions_plugin
+    from pytest_cutover import actions_plugin, output_plugin
 
     pluginmanager.add_hookspecs(hooks)
     pluginmanager.register(fixtures, "cutover-fixtures")
     pluginmanager.register(actions_plugin, "cutover-actions")
+    pluginmanager.register(output_plugin, "cutover-output-setup")
 
 
 def _step_option(text: str) -> float:

@@ -254,6 +254,31 @@ def url_secrets(url: str) -> set[str]:
     return {secret for secret in found if not is_harmless_value(secret)}
 
 
+_PARAMETER = re.compile(r"[^&;]+")
+
+
+def credential_spans(url: str) -> list[tuple[int, int]]:
+    """Where a URL (or a path with a query) can carry a credential, whatever its name: the
+    password and the value of every query or fragment parameter. A `${VAR}` that lands in one
+    of them makes that value a secret; one in the host or the path does not."""
+    spans: list[tuple[int, int]] = []
+    match = _USERINFO.search(url)
+    if match and match["pw"]:
+        spans.append(match.span("pw"))
+    hash_at = url.find("#")
+    address_end = hash_at if hash_at >= 0 else len(url)
+    query_at = url.find("?", 0, address_end)
+    regions = [(query_at + 1, address_end)] if query_at >= 0 else []
+    if hash_at >= 0:
+        regions.append((hash_at + 1, len(url)))
+    for start, end in regions:
+        for pair in _PARAMETER.finditer(url, start, end):
+            equals = url.find("=", pair.start(), pair.end())
+            if 0 <= equals < pair.end() - 1:
+                spans.append((equals + 1, pair.end()))
+    return spans
+
+
 class Redactor:
     """Masks known secret values and secret-shaped text in anything bound for an output.
 

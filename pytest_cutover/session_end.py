@@ -17,10 +17,9 @@ import pytest
 
 from pytest_cutover import __version__, keys
 from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
-from pytest_cutover.decision import Decision, TestRecord, Verdict, decide
-from pytest_cutover.redact import Redactor
+from pytest_cutover.decision import ActionsReport, Decision, TestRecord, Verdict, decide
+from pytest_cutover.output import Output
 from pytest_cutover.reports.allure_files import write_allure_extras
-from pytest_cutover.reports.atomic import write_json_atomically
 from pytest_cutover.reports.markdown import render_markdown
 
 DECISION_FILE = "decision.json"
@@ -42,10 +41,10 @@ def finish(
         cutover_config = loaded_config(config)
     except Exception:  # already reported where it was first read; the decision still gets made
         cutover_config = None
-    redactor = cutover_config.redactor if cutover_config else Redactor()
+    output = cutover_config.output if cutover_config else Output()
     records = list(records)
     for record in records:
-        record.reasons = [redactor.text(reason) for reason in record.reasons]
+        record.reasons = [output.text(reason) for reason in record.reasons]
     settings = config.stash[keys.SETTINGS]
     run_id = config.stash[keys.RUN_ID][:8]
     decision = decide(
@@ -60,17 +59,17 @@ def finish(
     )
     actions = config.hook.pytest_cutover_act(decision=decision, config=config)
     if actions is not None:
-        decision = dataclasses.replace(decision, actions=actions)
-    document = redactor.value(decision.to_dict())
+        decision = dataclasses.replace(decision, actions=_redacted(actions, output))
+    document = output.value(decision.to_dict())
     assert isinstance(document, dict)
     reports = settings.reports_dir.value
     # Every run keeps its own decision; decision.json and the summaries are the latest run's
     # that decided and acted, so a run that found another one acting never writes over its files.
     run_file = reports / RUNS_FOLDER / f"{decision.started_at:%Y%m%dT%H%M%S}-{run_id}.json"
-    write_json_atomically(run_file, document)
+    output.write_json(run_file, document)
     if decision.exit_status != ACTION_BUSY_EXIT:
-        write_json_atomically(reports / DECISION_FILE, document)
-        _write_summaries(config, reports, document)
+        output.write_json(reports / DECISION_FILE, document)
+        _write_summaries(config, output, reports, document)
     hook = config.hook
     hook.pytest_cutover_decision(decision=decision, config=config)
     notify = {
@@ -82,15 +81,24 @@ def finish(
     return decision
 
 
-def _write_summaries(config: pytest.Config, reports: Path, document: dict[str, Any]) -> None:
+def _redacted(actions: ActionsReport, output: Output) -> ActionsReport:
+    """What the actions did, as every report and hook shows it: a helper's URL, a driver's
+    error, never with its token."""
+    failure = output.text(actions.failure) if actions.failure else None
+    outcomes = tuple(output.value(list(actions.outcomes)))
+    return dataclasses.replace(actions, outcomes=outcomes, failure=failure)
+
+
+def _write_summaries(
+    config: pytest.Config, output: Output, reports: Path, document: dict[str, Any]
+) -> None:
     """The Markdown summary (reports/, and the CI job page when $GITHUB_STEP_SUMMARY is set)
     and, with --alluredir, Allure's environment, categories and the decision itself."""
     summary = render_markdown(document)
-    (reports / SUMMARY_FILE).write_text(summary, encoding="utf-8")
+    output.write_text(reports / SUMMARY_FILE, summary)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as page:
-            page.write(summary)
+        output.append(Path(step_summary), summary)
     alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir:
-        write_allure_extras(Path(alluredir), document, summary, __version__)
+        write_allure_extras(output, Path(alluredir), document, summary, __version__)

@@ -7,6 +7,7 @@ replay, the load or the scrape once); each test then records its own case's Gate
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,7 @@ def case_ids(name: str, config: CutoverConfig | None, monitor: float | None) -> 
     if section is None:
         return []
     systems = {system: config.system(system) for system in ("legacy", "new")}
-    return implementation.cases(section, Setup(config.base_dir, systems, monitor))
+    return implementation.cases(section, Setup(config.base_dir, systems, monitor, config.redactor))
 
 
 def parametrize_cases(metafunc: pytest.Metafunc, config: CutoverConfig | None) -> None:
@@ -96,7 +97,8 @@ def judge_case(request: pytest.FixtureRequest, case: Case) -> GateResult:
     if "error" in results:
         reason = f"cannot run: {results['error']}"
         return GateResult(case.gate, case.id, Outcome.INCONCLUSIVE, (reason,))
-    found = results["results"].get(case.id)
+    selected = _selected(request.session, case.gate)
+    found = results["results"][selected.index(case.id)] if case.id in selected else None
     if found is None:
         reason = "no result for this case: cutover.toml changed during the run"
         return GateResult(case.gate, case.id, Outcome.INCONCLUSIVE, (reason,))
@@ -108,7 +110,9 @@ def _results(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
 
     cache = request.config.stash.setdefault(keys.GATE_RESULTS, {})
     if name not in cache:
-        cache[name] = compute_once(run_dir(request.config), name, lambda: _run(request, name))
+        output = request.getfixturevalue("cutover_config").output
+        compute = functools.partial(_run, request, name)
+        cache[name] = compute_once(run_dir(request.config), name, compute, output)
     return cache[name]
 
 
@@ -131,14 +135,17 @@ def _run(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
         monitor=request.config.getoption("cutover_monitor"),
         interval=request.config.getoption("cutover_interval"),
     )
+    selected = _selected(request.session, name)
     try:
-        results = implementation.run(section, context, _selected(request.session, name))
+        results = implementation.run(section, context, selected)
     except GateSetupError as err:
-        return {"error": config.redactor.text(str(err))}
+        return {"error": str(err)}
     except Exception as err:  # the gate's own code failed: it proved nothing about new
-        crash = f"the {name} gate itself failed: {type(err).__name__}: {err}"
-        return {"error": config.redactor.text(crash)}
-    return {"results": {case: result.to_dict() for case, result in results.items()}}
+        return {"error": f"the {name} gate itself failed: {type(err).__name__}: {err}"}
+    # By place in the selection, which every xdist worker knows alike: a case id may itself be
+    # masked on its way to disk, like any other text.
+    found = [results.get(case) for case in selected]
+    return {"results": [None if result is None else result.to_dict() for result in found]}
 
 
 def _selected(session: pytest.Session, name: str) -> list[str]:

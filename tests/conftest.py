@@ -68,7 +68,7 @@ def demo_system(
                 update={"start": system_config.start.model_copy(update={"command": command})}
             )
             started[(name, faults)] = start_system(
-                name, config, REPO, folder, {"CUTOVER_DEMO_FAULTS": faults}
+                name, config, REPO, folder, demo_config.output, {"CUTOVER_DEMO_FAULTS": faults}
             )
         return started[(name, faults)]
 

@@ -312,6 +312,7 @@ def test_baseline_recording_stands_in_for_legacy(
             demo_system("legacy", "").system,
             make_plan(config.ab, config.base_dir, config.redactor),
             recording,
+            config.output,
         )
         == 6
     )

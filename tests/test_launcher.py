@@ -9,6 +9,7 @@ import pytest
 
 from pytest_cutover.config import StartSpec, SystemConfig
 from pytest_cutover.launcher import StartError, start_system
+from pytest_cutover.output import Output
 
 
 def config_for(command: list[str], timeout: str = "5s") -> SystemConfig:
@@ -20,7 +21,7 @@ def config_for(command: list[str], timeout: str = "5s") -> SystemConfig:
 def test_a_command_that_exits_shows_its_output(tmp_path: Path) -> None:
     config = config_for(["{python}", "-c", "import sys; print('boom: bad flag'); sys.exit(3)"])
     with pytest.raises(StartError) as caught:
-        start_system("new", config, tmp_path, tmp_path / "logs")
+        start_system("new", config, tmp_path, tmp_path / "logs", Output())
     message = str(caught.value)
     assert "new: start command exited with status 3 before http://127.0.0.1:" in message
     assert "boom: bad flag" in message
@@ -32,7 +33,7 @@ def test_a_missing_program_names_the_config_key(tmp_path: Path) -> None:
         match=r"cannot run 'no-such-binary-x' \(from "
         r"\[systems.legacy.start\] command\)",
     ):
-        start_system("legacy", config_for(["no-such-binary-x"]), tmp_path, tmp_path)
+        start_system("legacy", config_for(["no-such-binary-x"]), tmp_path, tmp_path, Output())
 
 
 def test_never_ready_times_out_and_the_process_group_is_gone(tmp_path: Path) -> None:
@@ -42,12 +43,13 @@ def test_never_ready_times_out_and_the_process_group_is_gone(tmp_path: Path) -> 
         f"'import time; time.sleep(60)']); open({str(pid_file)!r}, 'w').write(str(p.pid)); "
         f"time.sleep(60)"
     )
+    config = config_for(["{python}", "-c", script], "1s")
     with pytest.raises(
         StartError,
         match=r"not ready after 1 s: http://127.0.0.1:\d+/health/"
         r"readiness \(ConnectError",
     ):
-        start_system("new", config_for(["{python}", "-c", script], "1s"), tmp_path, tmp_path)
+        start_system("new", config, tmp_path, tmp_path, Output())
     assert not is_running(int(pid_file.read_text())), "a grandchild outlived the failed start"
 
 
@@ -69,7 +71,7 @@ def test_started_system_serves_and_stops(tmp_path: Path) -> None:
         base_url="http://127.0.0.1:{port}",
         start=StartSpec(command=[sys.executable, "-c", server, "{port}"], ready="/"),
     )
-    started = start_system("legacy", config, tmp_path, tmp_path / "logs")
+    started = start_system("legacy", config, tmp_path, tmp_path / "logs", Output())
     assert started.system.base_url.startswith("http://127.0.0.1:")
     assert "{port}" not in started.system.base_url
     assert started.log_path.parent == tmp_path / "logs"

@@ -17,9 +17,9 @@ StartDemo = Callable[[str, str], StartedSystem]
 
 def run_all(config: CutoverConfig, started: StartedSystem) -> dict[str, GateResult]:
     name = started.system.name
-    checks = smoke.health_checks(name, config.system(name).health) + smoke.endpoint_checks(
-        config.smoke, name, config.base_dir
-    )
+    checks = smoke.health_checks(
+        name, config.system(name).health, config.redactor
+    ) + smoke.endpoint_checks(config.smoke, name, config.base_dir, config.redactor)
     with started.system.http_client() as client:
         return {c.label: smoke.run_check(client, c, 2.0, config.redactor) for c in checks}
 
@@ -70,6 +70,7 @@ def test_json_schema_violation_is_reported_with_its_location(
         "new",
         "users",
         "/api/users?limit=2",
+        "/api/users?limit=2",
         json_schema={
             "type": "object",
             "properties": {
@@ -87,7 +88,7 @@ def test_refused_connection_is_retried_then_fails_naming_the_url(
     demo_config: CutoverConfig,
 ) -> None:
     port = free_port()
-    check = smoke.health_checks("new", demo_config.system("new").health)[0]
+    check = smoke.health_checks("new", demo_config.system("new").health, demo_config.redactor)[0]
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         result = smoke.run_check(client, check, 0.5, demo_config.redactor)
     assert result.outcome is Outcome.FAIL
@@ -99,7 +100,7 @@ def test_timeout_is_not_retried_and_says_so(
     demo_config: CutoverConfig, demo_system: StartDemo
 ) -> None:
     started = demo_system("new", "latency=1100ms")
-    check = smoke.SmokeCheck("new", "slow", "/api/users/1")
+    check = smoke.SmokeCheck("new", "slow", "/api/users/1", "/api/users/1")
     with httpx.Client(base_url=started.system.base_url, timeout=0.3) as client:
         result = smoke.run_check(client, check, 5.0, demo_config.redactor)
     assert result.outcome is Outcome.FAIL
@@ -113,7 +114,7 @@ def test_an_unhealthy_legacy_is_inconclusive_not_no_go(
     demo_config: CutoverConfig, demo_system: StartDemo
 ) -> None:
     started = demo_system("new", "health_down")
-    check = smoke.SmokeCheck("legacy", "health", "/health")
+    check = smoke.SmokeCheck("legacy", "health", "/health", "/health")
     with started.system.http_client() as client:
         result = smoke.run_check(client, check, 1.0, demo_config.redactor)
     assert result.outcome is Outcome.INCONCLUSIVE

@@ -112,7 +112,7 @@ class Actor:
         self.config = config
         self.dry_run = dry_run
         self.callbacks = callbacks or Callbacks()
-        self.audit = AuditLog(reports_dir / AUDIT_FILE, config.redactor, origin, run_id)
+        self.audit = AuditLog(reports_dir / AUDIT_FILE, config.output, origin, run_id)
         self.driver: TrafficDriver | None = (
             make_driver(config.traffic, config.base_dir) if config.traffic else None
         )

@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_cutover.redact import Redactor
-from pytest_cutover.reports.atomic import fsync_directory
+from pytest_cutover.output import Output
 
 AUDIT_FILE = "audit.jsonl"
 
@@ -41,7 +40,7 @@ def user_at_host() -> tuple[str, str]:
 @dataclass
 class AuditLog:
     path: Path
-    redactor: Redactor
+    output: Output
     origin: str  # "pytest" or "cutover <command>"
     run_id: str | None = None
 
@@ -53,18 +52,8 @@ class AuditLog:
             "run_id": self.run_id,
             **record,
         }
-        data = (json.dumps(self.redactor.value(line), default=str) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
         # One write() on an O_APPEND descriptor: lines from overlapping runs never interleave.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if created:
-            fsync_directory(self.path.parent)
+        self.output.append_json(self.path, line)
 
     def started(self, action: str, action_id: str, **fields: Any) -> None:
         self.append({"event": "started", "action": action, "action_id": action_id, **fields})

@@ -13,7 +13,6 @@ nobody has recorded what they found with `cutover resolve --note`: a pipeline th
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ _RECENT = 8
 
 
 def run_command(args: argparse.Namespace, config: CutoverConfig, reports: Path) -> int:
-    console = Console(highlight=False, soft_wrap=True)  # whole lines: logs are grepped
+    console = config.output.console(highlight=False, soft_wrap=True)  # whole lines: grepped
     if args.command == "status":
         return _status(config, reports, console, args.json)
     if args.command == "run":
@@ -54,7 +53,7 @@ def run_command(args: argparse.Namespace, config: CutoverConfig, reports: Path) 
                 lambda line: console.print(escape(line)),
             )
         except RunError as err:
-            errors = Console(stderr=True, highlight=False, soft_wrap=True)
+            errors = config.output.console(stderr=True, highlight=False, soft_wrap=True)
             errors.print(f"[red]error:[/red] {escape(str(err))}")
             return 2
     if args.command == "resolve":
@@ -109,7 +108,7 @@ def _status(config: CutoverConfig, reports: Path, console: Console, as_json: boo
         "exit_status": code,
     }
     if as_json:
-        print(json.dumps(status, indent=2, default=str))
+        config.output.print(config.output.json(status))
     else:
         for line in _status_lines(status):
             console.print(escape(line))

@@ -7,11 +7,10 @@ its script path was wrong has already failed the people relying on it.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from pytest_cutover.redact import is_sensitive_name, url_password
 from pytest_cutover.section import CommandLine, Duration, Section
 
 PLACEHOLDERS = ("{percent}", "{legacy_percent}")
@@ -39,6 +38,9 @@ def _http_url(value: str) -> str:
 class HttpCall(Section):
     """One HTTP request to an admin API or webhook; `{percent}` and `{legacy_percent}` in the
     URL and body are filled in with the weights."""
+
+    secret_urls: ClassVar[tuple[str, ...]] = ("url",)
+    secret_mappings = ("headers",)
 
     url: str
     method: Literal["POST", "PUT", "PATCH", "GET", "DELETE"] = "POST"
@@ -111,6 +113,8 @@ class NginxDriverConfig(Section):
 class CommandDriverConfig(Section):
     """The team's own script, as in the runbooks: `configure-traffic-split.sh {percent}`."""
 
+    secret_mappings = ("env",)
+
     set: Command
     get: Command | None = None
     timeout: Duration = 60.0
@@ -130,6 +134,8 @@ class CommandDriverConfig(Section):
 
 class HttpDriverConfig(HttpCall):
     """A load balancer's or service mesh's admin API; `status_url` answers the current weight."""
+
+    secret_urls = ("url", "status_url")
 
     timeout: Duration = 10.0
     retries: Retries = 2
@@ -164,6 +170,8 @@ class TrafficConfig(Section):
 class RollbackConfig(Section):
     """The rollback helper: a command (the runbook's quick-rollback.sh) or an HTTP call."""
 
+    secret_mappings = ("env",)
+
     command: Command | None = None
     http: HttpCall | None = None
     timeout: Duration = 60.0
@@ -185,20 +193,3 @@ class ActionsConfig(Section):
     on_inconclusive: Literal["hold", "rollback"] = "hold"
     rollback: RollbackConfig | None = None
     lock_file: str | None = None
-
-
-def action_secrets(traffic: TrafficConfig | None, actions: ActionsConfig | None) -> set[str]:
-    """Header values and URL passwords of the admin APIs, for the config's redactor."""
-    calls: list[HttpCall] = []
-    if traffic is not None and traffic.http is not None:
-        calls.append(traffic.http)
-    if actions is not None and actions.rollback is not None and actions.rollback.http:
-        calls.append(actions.rollback.http)
-    found: set[str] = set()
-    for call in calls:
-        found.update(v for k, v in call.headers.items() if is_sensitive_name(k))
-        for url in (call.url, getattr(call, "status_url", None) or ""):
-            password = url_password(url)
-            if password:
-                found.add(password)
-    return found

@@ -24,7 +24,6 @@ from pytest_cutover.actions.actor import Actor
 from pytest_cutover.actions.lock import LockBusy, action_lock
 from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
 from pytest_cutover.config import CutoverConfig
-from pytest_cutover.reports.atomic import write_json_atomically
 
 STATE_FILE = "cutover-run.json"
 RUN_LOCK = "cutover-run.lock"
@@ -173,4 +172,4 @@ class _Run:
     def _save(self, status: str, step: float) -> None:
         self.state.update(status=status, step=step, updated=datetime.now(UTC).isoformat())
         self.state["history"].append({"ts": self.state["updated"], "step": step, "status": status})
-        write_json_atomically(self.reports / STATE_FILE, self.state)
+        self.config.output.write_json(self.reports / STATE_FILE, self.state)

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from pytest_cutover.gates.result import GateResult
+from pytest_cutover.output import Output
 from pytest_cutover.progress import SILENT, Progress
+from pytest_cutover.redact import Redactor
 
 if TYPE_CHECKING:
     import httpx
     from sqlalchemy import Engine
 
     from pytest_cutover.config import CutoverConfig, SystemConfig
-    from pytest_cutover.redact import Redactor
     from pytest_cutover.systems import System
 
 S = TypeVar("S")
@@ -35,11 +36,13 @@ class GateSetupError(Exception):
 
 @dataclass(frozen=True)
 class Setup:
-    """What a gate may read while tests are collected, before any system is started."""
+    """What a gate may read while tests are collected, before any system is started. Case ids
+    become test names, shown everywhere: a gate builds them with `redactor`'s masks."""
 
     base_dir: Path
     systems: Mapping[str, SystemConfig]
     monitor: float | None = None
+    redactor: Redactor = field(default_factory=Redactor)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ class RunContext:
     progress: Progress = SILENT
     monitor: float | None = None
     interval: float | None = None
+
+    @property
+    def output(self) -> Output:
+        """How the gate writes its report files (pytest_cutover.output)."""
+        return Output(self.redactor)
 
 
 class Gate(ABC, Generic[S]):

@@ -81,7 +81,7 @@ def monitor(
 ) -> GateResult:
     """Watch for `duration` seconds, one round every `interval` seconds; one GateResult."""
     configs = {name: system.config for name, system in systems.items()}
-    checks = smoke.all_checks(plan.smoke, configs, base_dir)
+    checks = smoke.all_checks(plan.smoke, configs, base_dir, redactor)
     retry = min(plan.smoke.retry_deadline, interval)
     smoke_problems: dict[str, GateResult] = {}
     rounds = int(duration // interval) + 1

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_cutover.reports.atomic import write_json_atomically
+from pytest_cutover.output import Output
 
 # Allure matches a failed or broken test to the first category whose regexes match its message.
 # record_gate writes messages as "gate: check: reason"; inconclusive ones start "inconclusive:".
@@ -39,16 +39,20 @@ _PROBE = re.compile(r"^(legacy|new): (?:health|readiness|liveness) \(\w+ (\S+)\)
 
 
 def write_allure_extras(
-    alluredir: Path, document: Mapping[str, Any], summary: str, plugin_version: str
+    output: Output,
+    alluredir: Path,
+    document: Mapping[str, Any],
+    summary: str,
+    plugin_version: str,
 ) -> None:
     alluredir.mkdir(parents=True, exist_ok=True)
     properties = environment(document, plugin_version)
-    (alluredir / "environment.properties").write_text(
+    output.write_text(
+        alluredir / "environment.properties",
         "".join(f"{key}={_escape(value)}\n" for key, value in properties.items()),
-        encoding="utf-8",
     )
-    write_json_atomically(alluredir / "categories.json", CATEGORIES)
-    _write_decision_result(alluredir, document, summary)
+    output.write_json(alluredir / "categories.json", CATEGORIES)
+    _write_decision_result(output, alluredir, document, summary)
 
 
 def environment(document: Mapping[str, Any], plugin_version: str) -> dict[str, str]:
@@ -98,7 +102,9 @@ def _version(body: object) -> str | None:
     return str(version) if version is not None else None
 
 
-def _write_decision_result(alluredir: Path, document: Mapping[str, Any], summary: str) -> None:
+def _write_decision_result(
+    output: Output, alluredir: Path, document: Mapping[str, Any], summary: str
+) -> None:
     """The decision as one Allure result ("CUTOVER DECISION: GO (step 10%)") with the decision
     file and the Markdown summary attached, failed unless GO."""
     verdict = str(document["decision"])
@@ -107,10 +113,10 @@ def _write_decision_result(alluredir: Path, document: Mapping[str, Any], summary
     attachments = []
     for title, content, kind, extension in (
         ("decision summary", summary, "text/markdown", "md"),
-        ("decision.json", json.dumps(document, indent=2, default=str), "application/json", "json"),
+        ("decision.json", output.json(document), "application/json", "json"),
     ):
         source = f"{uuid.uuid4()}-attachment.{extension}"
-        (alluredir / source).write_text(content, encoding="utf-8")
+        output.write_text(alluredir / source, content)
         attachments.append({"name": title, "source": source, "type": kind})
     result = {
         "uuid": str(uuid.uuid4()),
@@ -129,7 +135,7 @@ def _write_decision_result(alluredir: Path, document: Mapping[str, Any], summary
         ],
         "attachments": attachments,
     }
-    write_json_atomically(alluredir / f"{result['uuid']}-result.json", result)
+    output.write_json(alluredir / f"{result['uuid']}-result.json", result)
 
 
 def _millis(stamp: object) -> int:

@@ -1,22 +1,19 @@
-"""Write a report file so a reader never sees half of it, and a crash never leaves half of it."""
+"""Write a file so a reader never sees half of it, and a crash never leaves half of it.
+
+Reports reach this only through pytest_cutover.output, which redacts them first; nginx's
+include file (an input nginx reads, not an output) is the one other writer."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-
-def write_json_atomically(path: Path, document: Any) -> None:
-    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
-    write_text_atomically(path, json.dumps(document, indent=2, default=str) + "\n")
 
 
 def write_text_atomically(path: Path, text: str, mode: int | None = None) -> None:
-    """The same for any text (a config file nginx reads); `mode` sets its permissions, since a
-    temp file is created readable by its owner only."""
+    """Temp file in the same folder, fsync, rename over the target, fsync the folder; `mode`
+    sets its permissions (a config file nginx reads), since a temp file is created readable by
+    its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

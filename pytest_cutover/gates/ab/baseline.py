@@ -2,14 +2,15 @@
 
 Recorded once with `cutover ab-record`; the gate then compares new against it. Two answers per
 request are kept when noise sampling is on, so noise can still be told from real differences.
-Credentials the gate sent are masked in the recording: it is a file on disk, like a report.
+The recording is a file on disk, like a report, so it goes through the run's Output: secrets
+in what was sent and answered are masked, and new's answers are masked the same way before
+they are compared with it (`MaskedSource`), so a secret both sides hold still compares equal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Any
 
 from pytest_cutover.corpus import CapturedRequest
 from pytest_cutover.gates.ab.answer import Answer
+from pytest_cutover.gates.ab.replay import Source
+from pytest_cutover.output import Output
 from pytest_cutover.redact import redact_headers
-from pytest_cutover.reports.atomic import write_json_atomically
 
 ANSWERS_FILE = "answers.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -29,24 +31,25 @@ class BaselineError(Exception):
 
 
 def write_recording(
+    output: Output,
     directory: Path,
     exchanges: Sequence[tuple[CapturedRequest, Sequence[Answer]]],
     manifest: Mapping[str, Any],
 ) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    partial = directory / (ANSWERS_FILE + ".partial")
-    with partial.open("w", encoding="utf-8") as out:
-        for request, answers in exchanges:
-            entry = {
-                "fingerprint": request.fingerprint(),
-                "request": f"{request.method} {request.target}",
-                "answers": [_masked(answer).to_dict() for answer in answers],
-            }
-            out.write(json.dumps(entry) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(directory / ANSWERS_FILE)
-    write_json_atomically(
+    output.write_lines(
+        directory / ANSWERS_FILE,
+        (
+            json.dumps(
+                {
+                    "fingerprint": request.fingerprint(),
+                    "request": f"{request.method} {request.target}",
+                    "answers": [masked(answer, output).to_dict() for answer in answers],
+                }
+            )
+            for request, answers in exchanges
+        ),
+    )
+    output.write_json(
         directory / MANIFEST_FILE,
         {
             **manifest,
@@ -56,12 +59,26 @@ def write_recording(
     )
 
 
-def _masked(answer: Answer) -> Answer:
-    return replace(
+def masked(answer: Answer, output: Output) -> Answer:
+    """The answer as a recording holds it: credentials sent, and secrets answered, masked."""
+    shown = replace(
         answer,
         sent_headers=tuple(redact_headers(dict(answer.sent_headers)).items()),
         headers=tuple(redact_headers(dict(answer.headers)).items()),
     )
+    return Answer.from_dict(output.value(shown.to_dict()))
+
+
+class MaskedSource:
+    """New's answers masked as a recording's were, for a fair comparison with the recording."""
+
+    def __init__(self, source: Source, output: Output) -> None:
+        self.name = source.name
+        self.source = source
+        self.output = output
+
+    async def answer(self, request: CapturedRequest) -> Answer:
+        return masked(await self.source.answer(request), self.output)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from pytest_cutover.gates.ab.run import AbSetupError, make_plan, run_ab
 from pytest_cutover.gates.base import Gate, GateSetupError, RunContext, Setup
 from pytest_cutover.gates.result import GateResult
 from pytest_cutover.redact import Redactor
-from pytest_cutover.reports.atomic import write_json_atomically
 
 if TYPE_CHECKING:
     from pytest_cutover.config import CutoverConfig
@@ -50,7 +49,7 @@ class AbGate(Gate[AbConfig]):
             )  # fmt: skip
         except AbSetupError as err:
             raise GateSetupError(str(err)) from None
-        write_json_atomically(
+        context.output.write_json(
             context.reports_dir.joinpath(*REPORT), [result.to_dict() for result in results]
         )
         return {result.name: result for result in results}

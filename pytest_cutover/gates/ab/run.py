@@ -10,10 +10,17 @@ from pathlib import Path
 
 import httpx
 
-from pytest_cutover.corpus import CapturedRequest, CorpusError, load_corpus, sample
+from pytest_cutover.corpus import (
+    CapturedRequest,
+    CorpusError,
+    corpus_secrets,
+    load_corpus,
+    sample,
+)
 from pytest_cutover.gates.ab.answer import Answer
 from pytest_cutover.gates.ab.baseline import (
     BaselineError,
+    MaskedSource,
     RecordedSource,
     Recording,
     load_recording,
@@ -31,8 +38,9 @@ from pytest_cutover.gates.ab.replay import (
     replay,
 )
 from pytest_cutover.gates.result import GateResult
+from pytest_cutover.output import Output
 from pytest_cutover.progress import SILENT, Progress
-from pytest_cutover.redact import Redactor, is_sensitive_name, redact_url
+from pytest_cutover.redact import Redactor, redact_url
 from pytest_cutover.section import SAFE_METHODS
 from pytest_cutover.systems import System
 
@@ -73,8 +81,7 @@ def make_plan(ab: AbConfig, base_dir: Path, redactor: Redactor) -> Plan:
         grouper = Grouper.build(ab.endpoints, base_dir / ab.openapi if ab.openapi else None)
     except (CorpusError, OpenApiError) as err:
         raise AbSetupError(str(err)) from None
-    for request in corpus.requests:
-        redactor.add(v for k, v in request.headers if is_sensitive_name(k))
+    redactor.add(corpus_secrets(corpus.requests))
     chosen = sample(corpus.requests, ab.sample, ab.max_requests, ab.seed, ab.keep_together)
     planned: list[Planned] = []
     held: list[dict[str, str]] = []
@@ -132,7 +139,8 @@ def run_ab(
         progress.update("ab replay", done, len(items))
 
     async def go() -> ReplayTiming:
-        async with _Sources(ab, legacy, new, recording, sampled_noise) as sources:
+        sources_of_run = _Sources(ab, legacy, new, recording, sampled_noise, Output(redactor))
+        async with sources_of_run as sources:
             return await replay([p.request for p in items], sources, ab.concurrency, handle)
 
     timing = asyncio.run(go())
@@ -202,12 +210,14 @@ class _Sources:
         new: System,
         recording: Recording | None,
         sampled_noise: bool,
+        output: Output,
     ) -> None:
         self.ab = ab
         self.legacy = legacy
         self.new = new
         self.recording = recording
         self.sampled_noise = sampled_noise
+        self.output = output
         self.clients: list[httpx.AsyncClient] = []
 
     async def __aenter__(self) -> Sequence[Source]:
@@ -236,7 +246,10 @@ class _Sources:
                 # between legacy and new, or it is taken for a real difference.
                 noise = self._http(legacy_target, self.legacy, caps, fresh_connections=True)
         new_target = Target("new", self.new.base_url, ab.new, self.new.config.headers)
-        sources = [legacy_source, self._http(new_target, self.new, _Caps.of(ab))]
+        new_source: Source = self._http(new_target, self.new, _Caps.of(ab))
+        if self.recording is not None:
+            new_source = MaskedSource(new_source, self.output)
+        sources = [legacy_source, new_source]
         if self.sampled_noise and noise is not None:
             sources.append(noise)
         return sources
@@ -262,7 +275,9 @@ class _Sources:
             await client.aclose()
 
 
-def record_baseline(ab: AbConfig, legacy: System, plan: Plan, directory: Path) -> int:
+def record_baseline(
+    ab: AbConfig, legacy: System, plan: Plan, directory: Path, output: Output
+) -> int:
     """Ask legacy every planned request (twice with noise on) and keep the answers."""
     answers: list[tuple[CapturedRequest, tuple[Answer, ...]]] = []
 
@@ -270,11 +285,12 @@ def record_baseline(ab: AbConfig, legacy: System, plan: Plan, directory: Path) -
         answers.append((plan.replay[index].request, found))
 
     async def go() -> None:
-        async with _Sources(ab, legacy, legacy, None, ab.noise) as sources:
+        async with _Sources(ab, legacy, legacy, None, ab.noise, output) as sources:
             # sources[1] (the "new" side) is never asked: a recording is legacy's alone.
             chosen = [sources[0], sources[2]] if ab.noise else [sources[0]]
             await replay([p.request for p in plan.replay], chosen, ab.concurrency, keep)
 
     asyncio.run(go())
-    write_recording(directory, answers, {"legacy": legacy.display_url, "noise": ab.noise})
+    manifest = {"legacy": legacy.display_url, "noise": ab.noise}
+    write_recording(output, directory, answers, manifest)
     return len(answers)

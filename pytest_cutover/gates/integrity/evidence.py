@@ -3,16 +3,14 @@ and every difference in a JSON Lines file under the reports folder."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pytest_cutover.gates.integrity.compare import CHANGED, DUPLICATE, EXTRA, MISSING
 from pytest_cutover.gates.integrity.plan import TablePlan
+from pytest_cutover.output import Output
 from pytest_cutover.redact import MASK, Redactor
 
 _KIND_WORDS = {
@@ -87,17 +85,6 @@ def differences_path(reports_dir: Path, label: str) -> Path:
     return reports_dir / "integrity" / f"{safe}.jsonl"
 
 
-def write_differences(path: Path, items: Iterable[Mapping[str, Any]]) -> None:
+def write_differences(output: Output, path: Path, items: Iterable[Mapping[str, Any]]) -> None:
     """Every difference, one JSON object a line; written aside and renamed, so never half there."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for item in items:
-                handle.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    output.write_lines(path, (output.json(item, indent=None) for item in items))

@@ -38,6 +38,7 @@ from pytest_cutover.gates.integrity.evidence import (
 from pytest_cutover.gates.integrity.plan import SIDES, PlanError, TablePlan, build_plan
 from pytest_cutover.gates.integrity.readers import ReadError, SideReader, reader_for
 from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.output import Output
 from pytest_cutover.progress import Progress
 from pytest_cutover.redact import Redactor
 
@@ -322,7 +323,7 @@ class _TableRun:
         path = None
         if self.reports_dir is not None:
             path = differences_path(self.reports_dir, self.plan.label)
-            write_differences(path, shown)
+            write_differences(Output(self.redactor), path, shown)
         self.evidence |= {
             "narrowing": "complete",
             "missing_in_new": kinds.get(MISSING, 0),

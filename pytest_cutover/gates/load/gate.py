@@ -8,6 +8,7 @@ with no output is a failure, with locust's stderr as the evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from pytest_cutover.gates.load.profile import LoadPlan, Profile, ProfileError, m
 from pytest_cutover.gates.load.runner import LocustRun, LocustStartError, run_locust
 from pytest_cutover.gates.load.stats import EndpointStats, LiveSample, read_failures, read_stats
 from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.output import Output
 from pytest_cutover.progress import SILENT, Progress
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
@@ -102,7 +104,10 @@ def run_load(
     shape = Shape.for_step(load, step)
     with tempfile.TemporaryDirectory(prefix="cutover-load-") as private:
         locustfile, env, profile = _locustfile(plan, base_dir, redactor, shape)
-        runner = _Runs(plan, shape, locustfile, env, profile, reports, Path(private), progress)
+        runner = _Runs(
+            plan, shape, locustfile, env, profile, reports, Path(private), progress,
+            Output(redactor),
+        )  # fmt: skip
         try:
             runs = {"new": runner.run(new)}
             if reads_legacy(load.all_thresholds) and legacy is not None and _usable(runs["new"]):
@@ -134,7 +139,11 @@ def _locustfile(
 
 @dataclass(frozen=True)
 class _Runs:
-    """Everything both runs share, so legacy gets exactly the profile and shape new got."""
+    """Everything both runs share, so legacy gets exactly the profile and shape new got.
+
+    locust writes into the private folder, which only this run can read; what it wrote reaches
+    the reports folder through `output`, redacted (its HTML report shows the host it loaded,
+    user info and all)."""
 
     plan: LoadPlan
     shape: Shape
@@ -144,6 +153,7 @@ class _Runs:
     reports: Path
     private: Path
     progress: Progress
+    output: Output
 
     def run(self, system: System) -> LocustRun:
         folder = self.reports / "load" / system.name
@@ -170,13 +180,15 @@ class _Runs:
                     return found.explanation
             return None
 
+        work = self.private / system.name
         run = run_locust(
             load.locust_command,
             self.locustfile, system.base_url, self.shape.users, load.spawn_rate, load.duration,
-            load.processes, folder, env, should_abort,
+            load.processes, work, env, should_abort,
         )  # fmt: skip
         self.progress.finish(f"load {system.name}", run.aborted or "")
-        return run
+        self.output.copy_tree(work, folder)
+        return dataclasses.replace(run, folder=folder)
 
 
 def _usable(run: LocustRun) -> bool:

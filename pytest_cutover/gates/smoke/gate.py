@@ -38,9 +38,13 @@ _RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError)
 
 @dataclass(frozen=True)
 class SmokeCheck:
+    """One request to judge. `label` (and so the test's id) and `shown_path` are what reports
+    show, a secret in the path's query masked; `path` is what is sent."""
+
     system: str
     label: str
     path: str
+    shown_path: str
     method: str = "GET"
     status: tuple[int, ...] = (200,)
     content_type: str | None = None
@@ -55,39 +59,51 @@ class SmokeCheck:
 
     def __repr__(self) -> str:
         # Test reports (Allure records parameters by repr) must never show header values.
-        return f"SmokeCheck({self.system}: {self.method} {self.path})"
+        return f"SmokeCheck({self.system}: {self.method} {self.shown_path})"
 
 
-def health_checks(system: str, paths: HealthPaths) -> list[SmokeCheck]:
-    return [SmokeCheck(system, probe, getattr(paths, probe)) for probe in HEALTH_PROBES]
-
-
-def endpoint_checks(smoke: SmokeConfig, system: str, base_dir: Path) -> list[SmokeCheck]:
+def health_checks(system: str, paths: HealthPaths, redactor: Redactor) -> list[SmokeCheck]:
     return [
-        _endpoint_check(smoke, system, endpoint, base_dir)
+        SmokeCheck(system, probe, getattr(paths, probe), redactor.text(getattr(paths, probe)))
+        for probe in HEALTH_PROBES
+    ]
+
+
+def endpoint_checks(
+    smoke: SmokeConfig, system: str, base_dir: Path, redactor: Redactor
+) -> list[SmokeCheck]:
+    return [
+        _endpoint_check(smoke, system, endpoint, base_dir, redactor)
         for endpoint in smoke.endpoints
         if system in endpoint.systems
     ]
 
 
 def all_checks(
-    smoke: SmokeConfig, systems: Mapping[str, SystemConfig], base_dir: Path
+    smoke: SmokeConfig, systems: Mapping[str, SystemConfig], base_dir: Path, redactor: Redactor
 ) -> list[SmokeCheck]:
     """Health probes first, then the declared endpoints, legacy before new in each."""
-    health = [c for name in SYSTEM_NAMES for c in health_checks(name, systems[name].health)]
-    return health + [c for name in SYSTEM_NAMES for c in endpoint_checks(smoke, name, base_dir)]
+    health = [
+        check
+        for name in SYSTEM_NAMES
+        for check in health_checks(name, systems[name].health, redactor)
+    ]
+    return health + [
+        check for name in SYSTEM_NAMES for check in endpoint_checks(smoke, name, base_dir, redactor)
+    ]
 
 
 def _endpoint_check(
-    smoke: SmokeConfig, system: str, endpoint: SmokeEndpoint, base_dir: Path
+    smoke: SmokeConfig, system: str, endpoint: SmokeEndpoint, base_dir: Path, redactor: Redactor
 ) -> SmokeCheck:
     schema = endpoint.json_schema
     if isinstance(schema, str):
         schema = json.loads((base_dir / schema).read_text(encoding="utf-8"))
     return SmokeCheck(
         system=system,
-        label=endpoint.label,
+        label=redactor.text(endpoint.label),
         path=endpoint.path,
+        shown_path=redactor.text(endpoint.path),
         method=endpoint.method,
         status=tuple(endpoint.status),
         content_type=endpoint.content_type,
@@ -105,7 +121,8 @@ class SmokeGate(Gate[SmokeConfig]):
         return config.smoke
 
     def cases(self, section: SmokeConfig, setup: Setup) -> list[str]:
-        return [check.id for check in all_checks(section, setup.systems, setup.base_dir)]
+        checks = all_checks(section, setup.systems, setup.base_dir, setup.redactor)
+        return [check.id for check in checks]
 
     def run(
         self, section: SmokeConfig, context: RunContext, cases: Sequence[str]
@@ -113,7 +130,8 @@ class SmokeGate(Gate[SmokeConfig]):
         """The checks run side by side: a system that refuses connections costs one
         retry_deadline, not one per check."""
         systems: dict[str, SystemConfig] = {n: context.system(n).config for n in SYSTEM_NAMES}
-        checks = [c for c in all_checks(section, systems, context.base_dir) if c.id in cases]
+        every = all_checks(section, systems, context.base_dir, context.redactor)
+        checks = [c for c in every if c.id in cases]
         clients = {check.system: context.http(check.system) for check in checks}
 
         def judge(check: SmokeCheck) -> GateResult:
@@ -128,9 +146,10 @@ def run_check(
 ) -> GateResult:
     """Send the check's request (retrying refused connections until the deadline) and judge it."""
     url = f"{client.base_url}".rstrip("/") + check.path
-    name = f"{check.system}: {check.method} {check.path}"
-    if check.label not in (check.path, f"{check.method} {check.path}"):
-        name = f"{check.system}: {check.label} ({check.method} {check.path})"
+    shown = f"{check.method} {check.shown_path}"
+    name = f"{check.system}: {shown}"
+    if check.label not in (check.shown_path, shown):
+        name = f"{check.system}: {check.label} ({shown})"
     deadline = time.monotonic() + retry_deadline
     attempts = 0
     while True:
