@@ -145,7 +145,13 @@ class MetricsWatch:
                 for key, signal in watch.signals.items()
             }
             extra = {} if self.traffic is None else {"synthetic_requests": dict(self.traffic.sent)}
-            result = watch.result(describe, extra)
+            problems = [
+                problem
+                for system in watch.systems
+                for signal in watch.signals.values()
+                if (problem := self.source.problem(system, signal)) is not None
+            ]
+            result = watch.result(describe, extra, problems)
             found.append(redact_result(result, redactor))
         return found
 

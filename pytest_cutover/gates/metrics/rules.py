@@ -12,7 +12,7 @@ rule could not be checked over the whole window (unless the rule says no_data = 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -123,7 +123,11 @@ class RuleWatch:
         self.rows.append(row)
         del self.rows[:-MAX_ROWS]
 
-    def result(self, describe: dict[str, str], extra: Mapping[str, Any]) -> GateResult:
+    def result(
+        self, describe: dict[str, str], extra: Mapping[str, Any], problems: Sequence[str] = ()
+    ) -> GateResult:
+        """`problems` are the source's own reasons for missing data (a label no series
+        carries): an INCONCLUSIVE rule names them, so the fix is plain."""
         rule = self.rule
         critical, warning = self.levels["critical"], self.levels["warning"]
         reasons: list[str] = []
@@ -140,6 +144,7 @@ class RuleWatch:
                     f"no data at {len(critical.no_data)} of {self.evaluations} evaluations, "
                     f"first {critical.no_data[0]}"
                 )
+                reasons.extend(problems)
         elif critical.pending is not None and critical.last_at is not None:
             # Failing when the watch ended, for less than `for`: neither breached nor healthy.
             outcome = Outcome.INCONCLUSIVE
