@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from pytest_cutover.config import CutoverConfig
+from pytest_cutover.config import CutoverConfig, SystemConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.load.gate import OVERALL, LoadGate, LoadSetupError, Shape, run_load
 from pytest_cutover.gates.result import GateResult, Outcome
-from pytest_cutover.launcher import StartedSystem
+from pytest_cutover.launcher import StartedSystem, free_port
+from pytest_cutover.systems import System
 
 StartDemo = Callable[[str, str], StartedSystem]
 BUDGET = ["p95 < 250ms", "error_rate < 1%", "rps >= 0.8 * target_rps"]
@@ -138,3 +139,46 @@ def test_the_step_scales_users_and_rate() -> None:
     assert Shape.for_step(load, None) == Shape(20, 200.0, 1.0)
     fixed = load.model_copy(update={"scale_with_step": False})
     assert Shape.for_step(fixed, 50) == Shape(20, 200.0, 1.0)
+
+
+def test_an_unreachable_target_rate_is_inconclusive_naming_what_limited_it(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    # 2 users waiting 50 ms for each answer can send at most 40 requests/s, on any machine.
+    config = configured(demo_config, users=2, rate=2000, duration="2s")
+    overall = gate(config, demo_system, tmp_path, "latency=50ms")[OVERALL]
+    assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
+    reason = overall.reasons[0]
+    assert reason.startswith("the load was not delivered: "), reason
+    assert " of 2,000 requests/s (" in reason
+    assert "2 users each waiting for its answer" in reason
+    assert reason.endswith("the system was not tested at the target rate")
+    assert len(overall.reasons) == 1  # `rps >= 0.8 * target_rps` does not blame new
+    assert overall.evidence["shortfall"] == reason
+
+
+def test_new_too_slow_to_take_the_load_is_no_go_for_its_latency(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    config = configured(demo_config, users=2, rate=200, duration="2s")
+    overall = gate(config, demo_system, tmp_path, "latency=300ms")[OVERALL]
+    assert overall.outcome is Outcome.FAIL
+    assert overall.reasons[0].startswith("p95 = 3"), overall.reasons
+    assert overall.reasons[-1].startswith("which explains why the load was not delivered: ")
+
+
+def test_a_broken_legacy_run_is_named_not_reported_as_missing_data(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    config = configured(demo_config, thresholds=["p95 < 250ms", "p95 <= 1.2 * legacy.p95"])
+    plan = LoadGate().section(config)
+    assert plan is not None
+    new = demo_system("new", "").system
+    closed = f"http://127.0.0.1:{free_port()}"
+    legacy = System("legacy", SystemConfig(base_url=closed), closed, tmp_path)
+    overall = run_load(plan, config.base_dir, config.redactor, new, legacy, None, tmp_path)[0]
+    assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
+    assert overall.reasons[0].startswith(
+        "legacy's load run is broken, so thresholds on legacy.* cannot be judged: all "
+    )
+    assert "no data for legacy" not in " ".join(overall.reasons)
