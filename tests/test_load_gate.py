@@ -3,8 +3,11 @@ bounded runs (a few seconds, at most 100 requests/s)."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ import pytest
 from pytest_cutover.config import CutoverConfig, SystemConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.load.gate import OVERALL, LoadGate, LoadSetupError, Shape, run_load
+from pytest_cutover.gates.load.stats import EndpointStats
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.launcher import StartedSystem, free_port
 from pytest_cutover.systems import System
@@ -182,3 +186,30 @@ def test_a_broken_legacy_run_is_named_not_reported_as_missing_data(
         "legacy's load run is broken, so thresholds on legacy.* cannot be judged: all "
     )
     assert "no data for legacy" not in " ".join(overall.reasons)
+
+
+def test_percentiles_are_the_ones_locusts_own_report_shows(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    """A small run (tens of requests), where two quantile definitions differ by a whole sample."""
+    overall = gate(configured(demo_config, users=2, rate=20, duration="2s"), demo_system, tmp_path)[
+        OVERALL
+    ]
+    html = (tmp_path / "load" / "new" / "report.html").read_text(encoding="utf-8")
+    found = re.search(r"window\.templateArgs = (\{.*?\})\n", html, re.DOTALL)
+    assert found is not None
+    rows = json.loads(found.group(1))["response_time_statistics"]
+    aggregated = next(row for row in rows if row["name"] == "Aggregated")
+    for name, share in (("p50", "0.5"), ("p90", "0.9"), ("p95", "0.95"), ("p99", "0.99")):
+        assert overall.measurements[name] * 1000 == pytest.approx(aggregated[share]), name
+
+
+def test_p95_of_200_requests_with_10_slow_ones_is_the_slow_time_as_in_locusts_report() -> None:
+    """190 requests at or under 32 ms and 10 at 69 ms: locust reports p95 = 69 ms (at most
+    int(0.95 * 200) = 190 requests faster), where "the first time reaching 95%" would say 32."""
+    stats = EndpointStats("x", requests=200, histogram=Counter({10.0: 100, 32.0: 90, 69.0: 10}))
+    assert stats.percentile(0.95) == pytest.approx(0.069)
+    assert stats.percentile(0.5) == pytest.approx(0.032)  # 100 requests faster: locust says 32
+    assert stats.percentile(0.9) == pytest.approx(0.032)
+    one = EndpointStats("x", requests=1, histogram=Counter({5.0: 1}))
+    assert one.percentile(0.99) == pytest.approx(0.005)

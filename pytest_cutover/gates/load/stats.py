@@ -49,18 +49,20 @@ class EndpointStats:
         self.end = max(self.end, other.end)
 
     def percentile(self, share: float) -> float:
-        """Seconds; the smallest recorded time with at least `share` of the requests at or
-        under it (locust rounds times above 100 ms to 2 significant digits when recording)."""
+        """Seconds, by locust's own definition (stats.calculate_response_time_percentile), so the
+        figures agree with its HTML report even at small counts: the largest recorded time with
+        at most int(share * n) requests faster than it. (locust rounds times above 100 ms to 2
+        significant digits when recording.)"""
         total = sum(self.histogram.values())
         if total == 0:
             return math.nan
-        wanted = share * total
-        seen = 0
-        for value in sorted(self.histogram):
-            seen += self.histogram[value]
-            if seen >= wanted:
+        allowed_below = int(total * share)
+        above = 0
+        for value in sorted(self.histogram, reverse=True):
+            above += self.histogram[value]
+            if total - above <= allowed_below:
                 return value * MS
-        return max(self.histogram) * MS
+        return min(self.histogram) * MS
 
     def measurements(self) -> dict[str, float]:
         """Base units; with no requests every statistic is NaN, which thresholds read as NO DATA."""
