@@ -1,5 +1,5 @@
-"""The load gate: run the profile against new (and legacy, when a budget is relative to it),
-then judge the measurements against the budget, honestly.
+"""The load gate: run the profile against new (and at the same time against legacy, when a
+budget is relative to it), then judge the measurements against the budget, honestly.
 
 Honest means: no samples is INCONCLUSIVE, never a pass; a load that was not delivered (the
 target rate not reached, whatever limited the generator) proves nothing and is checked before
@@ -9,10 +9,12 @@ with no output is a failure of the tool, with locust's stderr as the evidence.
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +29,15 @@ from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.progress import SILENT, Progress
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
-from pytest_cutover.thresholds import Threshold, Verdict, fold, reads_legacy
-from pytest_cutover.units import Kind, Quantity
+from pytest_cutover.thresholds import (
+    LEGACY_PREFIX,
+    Folded,
+    Threshold,
+    Verdict,
+    fold,
+    reads_legacy,
+)
+from pytest_cutover.units import Kind, Quantity, format_quantity
 
 if TYPE_CHECKING:
     from pytest_cutover.config import CutoverConfig
@@ -104,13 +113,18 @@ def run_load(
     with tempfile.TemporaryDirectory(prefix="cutover-load-") as private:
         locustfile, env, profile = _locustfile(plan, base_dir, redactor, shape)
         runner = _Runs(plan, shape, locustfile, env, profile, reports, Path(private), progress)
+        # Both at the same time: the machine's and the network's noise then hit both alike, so
+        # a difference between them is the systems', not the minute's.
+        systems = [new]
+        if reads_legacy(load.all_thresholds) and legacy is not None:
+            systems.append(legacy)
+        with ThreadPoolExecutor(len(systems), thread_name_prefix="cutover-load") as pool:
+            started = {system.name: pool.submit(runner.run, system) for system in systems}
         try:
-            runs = {"new": runner.run(new)}
-            if reads_legacy(load.all_thresholds) and legacy is not None and _usable(runs["new"]):
-                runs["legacy"] = runner.run(legacy)
+            runs = {name: future.result() for name, future in started.items()}
         except LocustStartError as err:
             raise LoadSetupError(f"{err} (load.locust_command)") from None
-    return _judge(load, shape, profile, runs, legacy is not None)
+    return _judge(load, shape, profile, runs)
 
 
 def _locustfile(
@@ -180,10 +194,6 @@ class _Runs:
         return run
 
 
-def _usable(run: LocustRun) -> bool:
-    return run.aborted is None and run.stats_file.exists()
-
-
 def _quantities(measured: Mapping[str, float]) -> dict[str, Quantity]:
     found = {}
     for name, value in measured.items():
@@ -202,7 +212,6 @@ def _judge(
     shape: Shape,
     profile: Profile | None,
     runs: Mapping[str, LocustRun],
-    legacy_configured: bool,
 ) -> list[GateResult]:
     new_run = runs["new"]
     broken = _broken(new_run)
@@ -230,9 +239,7 @@ def _judge(
     )
     if legacy_wanted and "legacy" not in runs:
         context.legacy_problem = (
-            "legacy was not loaded ("
-            + ("the new run was stopped early" if legacy_configured else "no legacy system")
-            + "): thresholds on legacy.* have no data"
+            "legacy was not loaded (no legacy system): thresholds on legacy.* have no data"
         )
     elif "legacy" in runs:
         context.legacy_problem = _legacy_broken(runs["legacy"], stats.get("legacy", {}).get(""))
@@ -361,7 +368,8 @@ def _verdict(
     relative = [t for t in thresholds if reads_legacy([t])]
     absolute = [t for t in thresholds if not reads_legacy([t])]
     own = fold(absolute, quantities)
-    compared = fold(relative, quantities)
+    both = {system: stats.get(system, {}).get(endpoint) for system in ("new", "legacy")}
+    compared = _compare(relative, both, measurements)
     failed = list(own.failed)
     unsure = list(own.unsure)
     if relative and context.legacy_problem is not None:
@@ -384,6 +392,90 @@ def _verdict(
     checked = [*own.checked, *compared.checked]
     return GateResult(
         GATE, name, outcome, tuple(failed + unsure), clean, {**evidence, "thresholds": checked}
+    )
+
+
+def _compare(
+    relative: Sequence[Threshold],
+    stats: Mapping[str, EndpointStats | None],
+    measurements: Mapping[str, float],
+) -> Folded:
+    """Thresholds against legacy, judged with each statistic's 95% confidence interval (both
+    systems were loaded at the same time). FAIL only when the threshold fails at every end of
+    the intervals: new is worse with confidence. PASS when the measured values pass, or when
+    they fail but new's interval of each statistic overlaps legacy's (the difference is within
+    the noise). Otherwise, failing but not with confidence, too noisy to tell: INCONCLUSIVE
+    with the intervals."""
+    failed, unsure, checked = [], [], []
+    point = _quantities(measurements)
+    for threshold in relative:
+        found = threshold.evaluate(point)
+        intervals = {name: _interval(name, stats) for name in sorted(threshold.names)}
+        ranges = [
+            [(name, measurements.get(name, math.nan))] if interval is None
+            else [(name, interval[0]), (name, interval[1])]
+            for name, interval in intervals.items()
+        ]  # fmt: skip
+        corners = {
+            threshold.evaluate(_quantities({**measurements, **dict(corner)})).verdict
+            for corner in itertools.product(*ranges)
+        }
+        shown = [
+            f"{name} " + " to ".join(format_quantity(v, point[name].kind) for v in interval)
+            for name, interval in intervals.items()
+            if interval is not None
+        ]
+        confidence = f"95% confidence: {', '.join(shown)}" if shown else "no interval"
+        explanation = found.explanation
+        if found.verdict is Verdict.NO_DATA:
+            unsure.append(explanation)
+        elif corners == {Verdict.FAIL}:
+            explanation = f"{explanation}; new is worse with {confidence}"
+            failed.append(explanation)
+        elif (
+            found.verdict is Verdict.FAIL
+            and _overlapping(intervals)
+            and threshold.evaluate(point | _as_legacy(point)).verdict is Verdict.PASS
+        ):
+            explanation = f"{explanation}, but within the noise ({confidence}): PASS"
+        elif found.verdict is Verdict.FAIL:
+            explanation = (
+                f"{explanation}, but not with confidence ({confidence}): too noisy to tell"
+            )
+            unsure.append(explanation)
+        checked.append(
+            {"threshold": threshold.source, "verdict": found.verdict.value,
+             "explanation": explanation, "confidence": confidence}
+        )  # fmt: skip
+    return Folded(tuple(failed), tuple(unsure), tuple(checked))
+
+
+def _interval(name: str, stats: Mapping[str, EndpointStats | None]) -> tuple[float, float] | None:
+    entry = stats.get("legacy" if name.startswith(LEGACY_PREFIX) else "new")
+    return entry.interval(name.removeprefix(LEGACY_PREFIX)) if entry is not None else None
+
+
+def _as_legacy(point: Mapping[str, Quantity]) -> dict[str, Quantity]:
+    """New measured exactly as legacy: a threshold that fails then asks new to be better than
+    legacy, which a difference within the noise does not show."""
+    return {
+        name.removeprefix(LEGACY_PREFIX): quantity
+        for name, quantity in point.items()
+        if name.startswith(LEGACY_PREFIX)
+    }
+
+
+def _overlapping(intervals: Mapping[str, tuple[float, float] | None]) -> bool:
+    """Whether new's interval of every statistic the threshold reads overlaps legacy's of the
+    same statistic: new cannot be told apart from legacy, so a margin over legacy holds."""
+    pairs = [
+        (interval, intervals.get(LEGACY_PREFIX + name))
+        for name, interval in intervals.items()
+        if not name.startswith(LEGACY_PREFIX)
+    ]
+    return bool(pairs) and all(
+        new is not None and old is not None and new[0] <= old[1] and old[0] <= new[1]
+        for new, old in pairs
     )
 
 

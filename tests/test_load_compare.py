@@ -1,0 +1,136 @@
+"""Relative load thresholds, judged as the README says: legacy and new loaded at the same time
+by real locust processes, each threshold against legacy judged with 95% confidence intervals.
+Two loopback servers with a fault switch stand in for the systems."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from pytest_cutover.config import SystemConfig
+from pytest_cutover.gates.ab.config import AbConfig
+from pytest_cutover.gates.load.config import LoadConfig
+from pytest_cutover.gates.load.gate import OVERALL, run_load
+from pytest_cutover.gates.load.profile import LoadPlan
+from pytest_cutover.gates.load.stats import EndpointStats
+from pytest_cutover.gates.result import GateResult, Outcome
+from pytest_cutover.gates.smoke.config import SmokeEndpoint
+from pytest_cutover.redact import Redactor
+from pytest_cutover.systems import System
+
+RELATIVE = ["p95 <= 1.2 * legacy.p95", "error_rate <= legacy.error_rate + 1%"]
+
+
+class FaultServer:
+    """Answers GET /ping; with `slow_every = 5` every fifth request waits `delay` first (+100 ms
+    on 20% of the requests), with `fail_every` every so many answer 503."""
+
+    def __init__(self, name: str, base_dir: Path, slow_every: int = 0, fail_every: int = 0) -> None:
+        served = [0]
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with lock:
+                    served[0] += 1
+                    number = served[0]
+                if slow_every and number % slow_every == 0:
+                    time.sleep(0.1)
+                status = 503 if fail_every and number % fail_every == 0 else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "3")
+                self.end_headers()
+                self.wfile.write(b"ok\n")
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the test output is for the gate's results."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.system = System(name, SystemConfig(base_url=url), url, base_dir)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, FaultServer]]:
+    """Legacy healthy; new with the fault the test's parameter names."""
+    faults: dict[str, int] = getattr(request, "param", {})
+    found = {
+        "legacy": FaultServer("legacy", tmp_path),
+        "new": FaultServer("new", tmp_path, **faults),
+    }
+    yield found
+    for server in found.values():
+        server.close()
+
+
+def judge(servers: dict[str, FaultServer], tmp_path: Path) -> GateResult:
+    load = LoadConfig.model_validate(
+        {"users": 8, "rate": 80, "duration": "4s", "thresholds": RELATIVE}
+    )
+    plan = LoadPlan(load, AbConfig(), (SmokeEndpoint(path="/ping"),))
+    new, legacy = servers["new"].system, servers["legacy"].system
+    results = run_load(plan, tmp_path, Redactor(), new, legacy, None, tmp_path / "reports")
+    return results[0]
+
+
+def test_identical_systems_pass_the_relative_thresholds(
+    servers: dict[str, FaultServer], tmp_path: Path
+) -> None:
+    overall = judge(servers, tmp_path)
+    assert overall.name == OVERALL
+    assert overall.outcome is Outcome.PASS, overall.reasons
+    runs = overall.evidence["runs"]
+    assert set(runs) == {"new", "legacy"}
+    assert all("confidence" in row for row in overall.evidence["thresholds"])
+
+
+@pytest.mark.parametrize("servers", [{"fail_every": 10}], indirect=True)
+def test_a_tenth_of_new_requests_failing_is_no_go_by_the_error_rate_alone(
+    servers: dict[str, FaultServer], tmp_path: Path
+) -> None:
+    overall = judge(servers, tmp_path)
+    assert overall.outcome is Outcome.FAIL, overall.reasons
+    assert len(overall.reasons) == 1, overall.reasons  # the latency is not blamed
+    assert overall.reasons[0].startswith("error_rate = "), overall.reasons
+    assert "new is worse with 95% confidence: error_rate " in overall.reasons[0]
+
+
+@pytest.mark.parametrize("servers", [{"slow_every": 5}], indirect=True)
+def test_100ms_more_on_a_fifth_of_new_requests_is_no_go_naming_latency(
+    servers: dict[str, FaultServer], tmp_path: Path
+) -> None:
+    overall = judge(servers, tmp_path)
+    assert overall.outcome is Outcome.FAIL, overall.reasons
+    assert overall.reasons[0].startswith("p95 = 1"), overall.reasons
+    assert "new is worse with 95% confidence: legacy.p95 " in overall.reasons[0]
+    assert len(overall.reasons) == 1  # the error rate is not blamed
+
+
+def test_intervals_say_how_sure_each_statistic_is() -> None:
+    """1,000 requests: the p95 interval brackets the measured p95 within a few ranks; Wilson's
+    interval of 30 failures in 1,000 excludes 0, and of 0 failures is not just 0."""
+    stats = EndpointStats(
+        "x", requests=1000, failures=30, histogram=Counter({float(v): 1 for v in range(1000)})
+    )
+    low, high = stats.interval("p95") or (0.0, 0.0)
+    assert 0.930 <= low < stats.percentile(0.95) < high <= 0.965
+    errors = stats.interval("error_rate")
+    assert errors is not None
+    assert 0.02 < errors[0] < 0.03 < errors[1] < 0.045
+    clean = EndpointStats("x", requests=1000, histogram=Counter({1.0: 1000}))
+    assert clean.interval("error_rate") == pytest.approx((0.0, 0.0038), abs=1e-4)
+    assert stats.interval("rps") is None
