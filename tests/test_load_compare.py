@@ -4,64 +4,17 @@ Two loopback servers with a fault switch stand in for the systems."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from pytest_cutover.config import SystemConfig
-from pytest_cutover.gates.ab.config import AbConfig
-from pytest_cutover.gates.load.config import LoadConfig
-from pytest_cutover.gates.load.gate import OVERALL, run_load
-from pytest_cutover.gates.load.profile import LoadPlan
+from pytest_cutover.gates.load.gate import OVERALL
 from pytest_cutover.gates.load.stats import EndpointStats
 from pytest_cutover.gates.result import GateResult, Outcome
-from pytest_cutover.gates.smoke.config import SmokeEndpoint
-from pytest_cutover.redact import Redactor
-from pytest_cutover.systems import System
 
-RELATIVE = ["p95 <= 1.2 * legacy.p95", "error_rate <= legacy.error_rate + 1%"]
-
-
-class FaultServer:
-    """Answers GET /ping; with `slow_every = 5` every fifth request waits `delay` first (+100 ms
-    on 20% of the requests), with `fail_every` every so many answer 503."""
-
-    def __init__(self, name: str, base_dir: Path, slow_every: int = 0, fail_every: int = 0) -> None:
-        served = [0]
-        lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                with lock:
-                    served[0] += 1
-                    number = served[0]
-                if slow_every and number % slow_every == 0:
-                    time.sleep(0.1)
-                status = 503 if fail_every and number % fail_every == 0 else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "3")
-                self.end_headers()
-                self.wfile.write(b"ok\n")
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet: the test output is for the gate's results."""
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.system = System(name, SystemConfig(base_url=url), url, base_dir)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from .load_support import FaultServer, judge_relative
 
 
 @pytest.fixture
@@ -78,13 +31,7 @@ def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str
 
 
 def judge(servers: dict[str, FaultServer], tmp_path: Path) -> GateResult:
-    load = LoadConfig.model_validate(
-        {"users": 8, "rate": 80, "duration": "4s", "thresholds": RELATIVE}
-    )
-    plan = LoadPlan(load, AbConfig(), (SmokeEndpoint(path="/ping"),))
-    new, legacy = servers["new"].system, servers["legacy"].system
-    results = run_load(plan, tmp_path, Redactor(), new, legacy, None, tmp_path / "reports")
-    return results[0]
+    return judge_relative(servers["new"].system, servers["legacy"].system, tmp_path)
 
 
 def test_identical_systems_pass_the_relative_thresholds(
