@@ -33,6 +33,13 @@ name = "told status"
 preset = "error_rate"
 error_labels = { status = "re:5.." }
 critical = "error_rate < 5%"
+
+[[metrics.rules]]
+name = "told status, no data passes"
+preset = "error_rate"
+error_labels = { status = "re:5.." }
+critical = "error_rate < 5%"
+no_data = "pass"
 """
 
 
@@ -57,6 +64,8 @@ def test_a_code_labelled_exporter_gives_its_real_error_rate_and_a_missing_label_
         "new: no series of http_requests_total{} carries the label status: "
         "cannot count 're:5..' among them (no data, not 0)"
     )
+    # no_data = "pass" is for a metric not there yet, not for a rule reading a label that is not.
+    assert results["told status, no data passes"].outcome is Outcome.INCONCLUSIVE
 
 
 def test_a_missing_label_is_not_the_empty_value_a_regex_could_match() -> None:

@@ -104,7 +104,10 @@ class RuleWatch:
             found.update({prefix + name: q for name, q in measured.items()})
         return found
 
-    def feed(self, tick: Tick) -> None:
+    def feed(self, tick: Tick, misread: bool = False) -> None:
+        """`misread`: the source could not select what a signal asks for (a label no series
+        carries). That is a wrong rule or exporter, not a metric yet to appear, so the rule's
+        no_data does not apply, as for a source that could not be read."""
         self.evaluations += 1
         failed = [tick.errors[system] for system in self.systems if system in tick.errors]
         self.errors.extend(error for error in failed if error not in self.errors)
@@ -116,7 +119,9 @@ class RuleWatch:
         }
         for level, watch in self.levels.items():
             if watch.thresholds:
-                verdict, explanations = watch.judge(tick.time, measurements, not failed)
+                verdict, explanations = watch.judge(
+                    tick.time, measurements, not failed and not misread
+                )
                 row[level] = verdict
                 if explanations:
                     row[f"{level}_explanation"] = explanations
