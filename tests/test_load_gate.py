@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -213,3 +214,27 @@ def test_p95_of_200_requests_with_10_slow_ones_is_the_slow_time_as_in_locusts_re
     assert stats.percentile(0.9) == pytest.approx(0.032)
     one = EndpointStats("x", requests=1, histogram=Counter({5.0: 1}))
     assert one.percentile(0.99) == pytest.approx(0.005)
+
+
+def test_a_legacy_run_that_completed_no_request_is_named_broken(
+    demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
+) -> None:
+    """Legacy accepts connections and never answers (as a distributed master whose workers
+    left): its run completes 0 requests, and that is what the reason says."""
+    config = configured(
+        demo_config, duration="2s", timeout="30s", thresholds=["p95 <= 1.2 * legacy.p95"]
+    )
+    plan = LoadGate().section(config)
+    assert plan is not None
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        legacy = System("legacy", SystemConfig(base_url=url), url, tmp_path)
+        new = demo_system("new", "").system
+        overall = run_load(plan, config.base_dir, config.redactor, new, legacy, None, tmp_path)[0]
+    assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
+    assert overall.reasons[0].startswith(
+        "legacy's load run is broken, so thresholds on legacy.* cannot be judged: "
+        "it completed 0 requests"
+    ), overall.reasons
