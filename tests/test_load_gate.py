@@ -17,7 +17,15 @@ import pytest
 
 from pytest_cutover.config import CutoverConfig, SystemConfig
 from pytest_cutover.gates.load.config import LoadConfig
-from pytest_cutover.gates.load.gate import OVERALL, LoadGate, LoadSetupError, Shape, run_load
+from pytest_cutover.gates.load.gate import (
+    OVERALL,
+    LoadGate,
+    LoadSetupError,
+    Shape,
+    _judge,
+    run_load,
+)
+from pytest_cutover.gates.load.runner import LocustRun
 from pytest_cutover.gates.load.stats import EndpointStats
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.launcher import StartedSystem, free_port
@@ -238,3 +246,31 @@ def test_a_legacy_run_that_completed_no_request_is_named_broken(
         "legacy's load run is broken, so thresholds on legacy.* cannot be judged: "
         "it completed 0 requests"
     ), overall.reasons
+
+
+def test_a_cpu_bound_locust_is_inconclusive_even_when_its_latencies_fail(tmp_path: Path) -> None:
+    """Latencies measured by a starved generator are its own: with locust's CPU warning in its
+    stderr, a failed p95 is not blamed on new (locust's JSON written as locust writes it)."""
+    folder = tmp_path / "new"
+    folder.mkdir()
+    entry = {
+        "name": "GET /ping", "method": "GET", "num_requests": 1000, "num_failures": 0,
+        "total_response_time": 900_000.0, "max_response_time": 1500.0,
+        "response_times": {"900": 900, "1500": 100}, "start_time": 100.0,
+        "last_request_timestamp": 110.0,
+    }  # fmt: skip
+    (folder / "stats.json").write_text(json.dumps([entry]))
+    run = LocustRun(
+        folder, ("locust",), 0, 10.0, 9.8, "WARNING/root: CPU usage above 90%!", None, ()
+    )
+    load = LoadConfig.model_validate(
+        {"users": 50, "rate": 1000, "thresholds": ["p95 < 1s", "rps >= 0.9 * target_rps"]}
+    )
+    overall = _judge(load, Shape.for_step(load, None), None, {"new": run})[0]
+    assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
+    assert overall.reasons == (
+        "the load was not delivered: 100 of 1,000 requests/s (locust was CPU bound (98% of a "
+        "core): add load.processes; 50 users each waiting for its answer (900 ms on average) "
+        "can send at most 56 requests/s: add users): the system was not tested at the target "
+        "rate",
+    )
