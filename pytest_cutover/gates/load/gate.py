@@ -402,10 +402,9 @@ def _compare(
 ) -> Folded:
     """Thresholds against legacy, judged with each statistic's 95% confidence interval (both
     systems were loaded at the same time). FAIL only when the threshold fails at every end of
-    the intervals: new is worse with confidence. PASS when the measured values pass, or when
-    they fail but new's interval of each statistic overlaps legacy's (the difference is within
-    the noise). Otherwise, failing but not with confidence, too noisy to tell: INCONCLUSIVE
-    with the intervals."""
+    the intervals: new is worse with confidence. PASS when the measured values pass. Failing
+    but not with confidence is too noisy to tell: INCONCLUSIVE with the intervals, never a
+    pass (on a loaded machine legacy's own tail can be as wide as new's fault)."""
     failed, unsure, checked = [], [], []
     point = _quantities(measurements)
     for threshold in relative:
@@ -432,12 +431,6 @@ def _compare(
         elif corners == {Verdict.FAIL}:
             explanation = f"{explanation}; new is worse with {confidence}"
             failed.append(explanation)
-        elif (
-            found.verdict is Verdict.FAIL
-            and _overlapping(intervals)
-            and threshold.evaluate(point | _as_legacy(point)).verdict is Verdict.PASS
-        ):
-            explanation = f"{explanation}, but within the noise ({confidence}): PASS"
         elif found.verdict is Verdict.FAIL:
             explanation = (
                 f"{explanation}, but not with confidence ({confidence}): too noisy to tell"
@@ -453,30 +446,6 @@ def _compare(
 def _interval(name: str, stats: Mapping[str, EndpointStats | None]) -> tuple[float, float] | None:
     entry = stats.get("legacy" if name.startswith(LEGACY_PREFIX) else "new")
     return entry.interval(name.removeprefix(LEGACY_PREFIX)) if entry is not None else None
-
-
-def _as_legacy(point: Mapping[str, Quantity]) -> dict[str, Quantity]:
-    """New measured exactly as legacy: a threshold that fails then asks new to be better than
-    legacy, which a difference within the noise does not show."""
-    return {
-        name.removeprefix(LEGACY_PREFIX): quantity
-        for name, quantity in point.items()
-        if name.startswith(LEGACY_PREFIX)
-    }
-
-
-def _overlapping(intervals: Mapping[str, tuple[float, float] | None]) -> bool:
-    """Whether new's interval of every statistic the threshold reads overlaps legacy's of the
-    same statistic: new cannot be told apart from legacy, so a margin over legacy holds."""
-    pairs = [
-        (interval, intervals.get(LEGACY_PREFIX + name))
-        for name, interval in intervals.items()
-        if not name.startswith(LEGACY_PREFIX)
-    ]
-    return bool(pairs) and all(
-        new is not None and old is not None and new[0] <= old[1] and old[0] <= new[1]
-        for new, old in pairs
-    )
 
 
 def _explaining(absolute: Sequence[Threshold], quantities: Mapping[str, Quantity]) -> list[str]:
