@@ -34,14 +34,16 @@ def judge(servers: dict[str, FaultServer], tmp_path: Path) -> GateResult:
     return judge_relative(servers["new"].system, servers["legacy"].system, tmp_path)
 
 
-def test_identical_systems_pass_the_relative_thresholds(
+def test_identical_systems_are_never_no_go_on_relative_thresholds(
     servers: dict[str, FaultServer], tmp_path: Path
 ) -> None:
+    """GO on a quiet machine; on a loaded one a p95 of a few ms can differ by more than 20% by
+    chance, which is too noisy to tell, never new's fault."""
     overall = judge(servers, tmp_path)
     assert overall.name == OVERALL
-    assert overall.outcome is Outcome.PASS, overall.reasons
-    runs = overall.evidence["runs"]
-    assert set(runs) == {"new", "legacy"}
+    assert overall.outcome is not Outcome.FAIL, overall.reasons
+    assert all(reason.endswith("too noisy to tell") for reason in overall.reasons)
+    assert set(overall.evidence["runs"]) == {"new", "legacy"}
     assert all("confidence" in row for row in overall.evidence["thresholds"])
 
 
@@ -51,9 +53,10 @@ def test_a_tenth_of_new_requests_failing_is_no_go_by_the_error_rate_alone(
 ) -> None:
     overall = judge(servers, tmp_path)
     assert overall.outcome is Outcome.FAIL, overall.reasons
-    assert len(overall.reasons) == 1, overall.reasons  # the latency is not blamed
     assert overall.reasons[0].startswith("error_rate = "), overall.reasons
     assert "new is worse with 95% confidence: error_rate " in overall.reasons[0]
+    # The latency is not blamed (on a loaded machine it may be too noisy to tell).
+    assert all(reason.endswith("too noisy to tell") for reason in overall.reasons[1:])
 
 
 @pytest.mark.parametrize("servers", [{"slow_every": 5}], indirect=True)
@@ -64,7 +67,7 @@ def test_100ms_more_on_a_fifth_of_new_requests_is_no_go_naming_latency(
     assert overall.outcome is Outcome.FAIL, overall.reasons
     assert overall.reasons[0].startswith("p95 = 1"), overall.reasons
     assert "new is worse with 95% confidence: legacy.p95 " in overall.reasons[0]
-    assert len(overall.reasons) == 1  # the error rate is not blamed
+    assert len(overall.reasons) == 1  # the error rate is not blamed (0 failures on both)
 
 
 def test_intervals_say_how_sure_each_statistic_is() -> None:
