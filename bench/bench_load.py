@@ -146,8 +146,9 @@ def single_core(seconds: int) -> None:
     )
 
 
-def verdicts(runs: int) -> None:
-    """Outcomes of `runs` A/A and `runs` +100 ms-on-20% gate runs, without and with a hog."""
+def verdicts(runs: int, seconds: int) -> None:
+    """Outcomes of `runs` A/A and `runs` +100 ms-on-20% gate runs of `seconds` at 80
+    requests/s, without and with a hog."""
     for hogged in (False, True):
         hog = None
         if hogged:
@@ -165,7 +166,8 @@ def verdicts(runs: int) -> None:
                         legacy = FaultServer("legacy", folder)
                         new = FaultServer("new", folder, **faults)
                         try:
-                            found[judge_relative(new.system, legacy.system, folder).outcome] += 1
+                            judged = judge_relative(new.system, legacy.system, folder, seconds)
+                            found[judged.outcome] += 1
                         finally:
                             new.close()
                             legacy.close()
@@ -177,7 +179,8 @@ def verdicts(runs: int) -> None:
                 hog.wait()
         aa, slow = counts["A/A"], counts["+100 ms on 20%"]
         print(
-            f"verdicts {'with a CPU hog on core 0' if hogged else 'no hog'} ({runs} runs each, "
+            f"verdicts {'with a CPU hog on core 0' if hogged else 'no hog'} ({runs} runs each "
+            f"of {seconds} s at 80 requests/s, "
             f"{wall:.0f} s): A/A false NO-GO {aa[Outcome.FAIL]}/{runs} "
             f"(PASS {aa[Outcome.PASS]}, INCONCLUSIVE {aa[Outcome.INCONCLUSIVE]}); "
             f"+100 ms on 20% detected {slow[Outcome.FAIL]}/{runs} "
@@ -190,12 +193,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--verdict-runs", type=int, default=20)
+    parser.add_argument("--verdict-seconds", type=int, default=4)
     parser.add_argument("--only-verdicts", action="store_true")
     args = parser.parse_args()
     if not args.only_verdicts:
         overhead(args.runs, args.seconds)
         single_core(args.seconds)
-    verdicts(args.verdict_runs)
+    verdicts(args.verdict_runs, args.verdict_seconds)
 
 
 if __name__ == "__main__":

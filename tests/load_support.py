@@ -58,10 +58,10 @@ class FaultServer:
         self.server.server_close()
 
 
-def judge_relative(new: System, legacy: System, folder: Path) -> GateResult:
-    """The load gate's overall result: 8 users, 80 requests/s, 4 s, relative thresholds only."""
+def judge_relative(new: System, legacy: System, folder: Path, seconds: int = 4) -> GateResult:
+    """The load gate's overall result: 8 users, 80 requests/s, relative thresholds only."""
     load = LoadConfig.model_validate(
-        {"users": 8, "rate": 80, "duration": "4s", "thresholds": RELATIVE}
+        {"users": 8, "rate": 80, "duration": seconds, "thresholds": RELATIVE}
     )
     plan = LoadPlan(load, AbConfig(), (SmokeEndpoint(path="/ping"),))
     return run_load(plan, folder, Redactor(), new, legacy, None, folder / "reports")[0]
