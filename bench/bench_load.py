@@ -3,6 +3,7 @@ against the same server, the highest rate one core of locust reaches with FastHt
 often relative thresholds judge right (A/A false NO-GO, detection of +100 ms on 20%).
 
     .venv/bin/python -m bench.bench_load [--runs 3] [--seconds 10] [--verdict-runs 20]
+        [--verdict-seconds 4] [--only-verdicts]
 
 Part 1 runs the demo's new system (as the main job does) and alternates plain locust and the
 gate, same profile, users and target rate; part 2 points FastHttpUser with no wait at nginx
