@@ -1,11 +1,16 @@
 """Load gate figures: its overhead against plain `locust --headless` with the same locustfile
-against the same server, and the highest rate one core of locust reaches with FastHttpUser.
+against the same server, the highest rate one core of locust reaches with FastHttpUser, and how
+often relative thresholds judge right (A/A false NO-GO, detection of +100 ms on 20%).
 
-    .venv/bin/python -m bench.bench_load [--runs 3] [--seconds 10]
+    .venv/bin/python -m bench.bench_load [--runs 3] [--seconds 10] [--verdict-runs 20]
+        [--verdict-seconds 4] [--only-verdicts]
 
 Part 1 runs the demo's new system (as the main job does) and alternates plain locust and the
 gate, same profile, users and target rate; part 2 points FastHttpUser with no wait at nginx
-(Debian's nginx-light, one worker, loopback) so the server is never the limit.
+(Debian's nginx-light, one worker, loopback) so the server is never the limit; part 3 runs the
+gate with `p95 <= 1.2 * legacy.p95` and `error_rate <= legacy.error_rate + 1%` against two
+loopback servers (tests/load_support.py), identical (A/A) or new with +100 ms on every fifth
+request, each with and without a CPU hog pinned to one core beside the gate.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.load.gate import OVERALL, PROFILE_LOCUSTFILE, LoadGate, run_load
 from pytest_cutover.gates.load.profile import make_profile
 from pytest_cutover.gates.load.stats import read_stats
+from pytest_cutover.gates.result import Outcome
 from pytest_cutover.launcher import SystemPool, free_port
+from tests.load_support import FaultServer, judge_relative
 
 REPO = Path(__file__).resolve().parent.parent
 USERS, RATE = 10, 200.0
@@ -140,13 +147,60 @@ def single_core(seconds: int) -> None:
     )
 
 
+def verdicts(runs: int, seconds: int) -> None:
+    """Outcomes of `runs` A/A and `runs` +100 ms-on-20% gate runs of `seconds` at 80
+    requests/s, without and with a hog."""
+    for hogged in (False, True):
+        hog = None
+        if hogged:
+            hog = subprocess.Popen(
+                [sys.executable, "-c", "import os; os.sched_setaffinity(0, {0})\nwhile True: pass"]
+            )
+        try:
+            started = time.monotonic()
+            counts: dict[str, dict[Outcome, int]] = {}
+            for case, faults in (("A/A", {}), ("+100 ms on 20%", {"slow_every": 5})):
+                found = dict.fromkeys(Outcome, 0)
+                for _ in range(runs):
+                    with tempfile.TemporaryDirectory() as scratch:
+                        folder = Path(scratch)
+                        legacy = FaultServer("legacy", folder)
+                        new = FaultServer("new", folder, **faults)
+                        try:
+                            judged = judge_relative(new.system, legacy.system, folder, seconds)
+                            found[judged.outcome] += 1
+                        finally:
+                            new.close()
+                            legacy.close()
+                counts[case] = found
+            wall = time.monotonic() - started
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+        aa, slow = counts["A/A"], counts["+100 ms on 20%"]
+        print(
+            f"verdicts {'with a CPU hog on core 0' if hogged else 'no hog'} ({runs} runs each "
+            f"of {seconds} s at 80 requests/s, "
+            f"{wall:.0f} s): A/A false NO-GO {aa[Outcome.FAIL]}/{runs} "
+            f"(PASS {aa[Outcome.PASS]}, INCONCLUSIVE {aa[Outcome.INCONCLUSIVE]}); "
+            f"+100 ms on 20% detected {slow[Outcome.FAIL]}/{runs} "
+            f"(PASS {slow[Outcome.PASS]}, INCONCLUSIVE {slow[Outcome.INCONCLUSIVE]})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--verdict-runs", type=int, default=20)
+    parser.add_argument("--verdict-seconds", type=int, default=4)
+    parser.add_argument("--only-verdicts", action="store_true")
     args = parser.parse_args()
-    overhead(args.runs, args.seconds)
-    single_core(args.seconds)
+    if not args.only_verdicts:
+        overhead(args.runs, args.seconds)
+        single_core(args.seconds)
+    verdicts(args.verdict_runs, args.verdict_seconds)
 
 
 if __name__ == "__main__":

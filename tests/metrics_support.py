@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import tomllib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
 
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+from pytest_cutover.config import SystemConfig
 from pytest_cutover.gates.metrics.config import MetricsConfig
+from pytest_cutover.systems import System
 
 # Direct scraping of the demo systems, with presets: passes on the healthy demo in about 2 s and
 # fails with CUTOVER_DEMO_FAULTS=errors=20% (error rate) or latency=300ms (p95).
@@ -70,3 +78,54 @@ def metrics_config(text: str = DEMO_METRICS, **changes: object) -> MetricsConfig
 def with_rules(text: str, rules: str) -> str:
     """The same [metrics] settings with other rules."""
     return text.split("[[metrics.rules]]")[0] + rules
+
+
+class CodeExporter:
+    """A real HTTP app on loopback that exports `http_requests_total{code, method}` as Go's
+    promhttp does (the status label is `code`, not `status`) and answers every tenth request
+    with 503: an error rate of 10% that a preset reading `status` would not see."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.registry = CollectorRegistry()
+        requests = Counter(
+            "http_requests", "Requests by code.", ["code", "method"], registry=self.registry
+        )
+        served = [0]
+        lock = threading.Lock()
+        registry = self.registry
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    body, status = generate_latest(registry), 200
+                else:
+                    with lock:
+                        served[0] += 1
+                        status = 503 if served[0] % 10 == 0 else 200
+                    requests.labels(code=str(status), method="get").inc()
+                    body = b"ok\n"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the test output is for the gate's results."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.system = System("new", SystemConfig(base_url=self.url), self.url, base_dir)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CodeExporter:
+        self.thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.server.shutdown()
+        self.server.server_close()

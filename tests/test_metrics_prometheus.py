@@ -19,7 +19,13 @@ from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
 
 from .conftest import require_service
-from .metrics_support import DEMO_METRICS, MEMORY_RULE, metrics_config, with_rules
+from .metrics_support import (
+    DEMO_METRICS,
+    MEMORY_RULE,
+    CodeExporter,
+    metrics_config,
+    with_rules,
+)
 
 TRAFFIC = ["/api/users?limit=5", "/api/users/1", "/api/orders/42"]
 SERVER = """
@@ -67,17 +73,20 @@ def prometheus(
     demo_system: Callable[[str, str], StartedSystem], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Prometheus]:
     """Prometheus scraping the healthy new system (job new), a new system with 20% errors (job
-    new-errors) and legacy, every second, while light traffic runs against all three."""
+    new-errors), legacy, and an exporter labelling its status `code` with 10% 503s (job
+    code-exporter), every second, while light traffic runs against all four."""
     binary = shutil.which("prometheus")
     if binary is None:
         require_service("the prometheus binary is not installed (apt-get install prometheus)")
     assert binary is not None
+    folder = tmp_path_factory.mktemp("prometheus")
+    exporter = CodeExporter(folder)
     systems = {
         "new": demo_system("new", "").system,
         "new-errors": demo_system("new", "errors=20%").system,
         "legacy": demo_system("legacy", "").system,
+        "code-exporter": exporter.system,
     }
-    folder = tmp_path_factory.mktemp("prometheus")
     jobs = "".join(
         f"  - job_name: {job}\n    static_configs:\n"
         f"      - targets: ['{system.base_url.removeprefix('http://')}']\n"
@@ -104,7 +113,7 @@ def prometheus(
         {name: _renamed(system, name) for name, system in systems.items()}, TRAFFIC, 20
     )
     try:
-        with traffic:
+        with exporter, traffic:
             deadline = time.monotonic() + 60
             # Enough history for a 3 s `for` window of 3 s rates: 8 scrapes of every job.
             while time.monotonic() < deadline:
@@ -187,3 +196,36 @@ def test_an_unreachable_server_is_inconclusive_with_the_url_and_cause() -> None:
     assert reason.startswith(f"cannot reach Prometheus at http://gate:***@127.0.0.1:{port}")
     assert "ConnectError" in reason
     assert "s3cret-word" not in str([r.to_dict() for r in results.values()])
+
+
+CODE_RULES = with_rules(
+    SERVER,
+    """
+[[metrics.rules]]
+name = "detected"
+preset = "error_rate"
+critical = "error_rate < 5%"
+for = "2s"
+
+[[metrics.rules]]
+name = "told status"
+preset = "error_rate"
+error_labels = { status = "re:5.." }
+critical = "error_rate < 5%"
+for = "2s"
+""",
+)
+
+
+def test_an_exporter_labelling_code_is_judged_on_its_real_errors(prometheus: Prometheus) -> None:
+    results = judge(prometheus.url, "code-exporter", CODE_RULES)
+    detected = results["detected"]
+    assert detected.outcome is Outcome.FAIL, detected.reasons
+    assert detected.measurements["error_rate"] > 0.05
+    query = detected.evidence["signals"]["new.errors"]
+    assert 'code=~"5.."' in query
+    assert 'or 0 * sum(rate(http_requests_total{job="code-exporter",code!=""}' in query
+    told = results["told status"]
+    assert told.outcome is Outcome.INCONCLUSIVE, told.reasons
+    assert told.reasons[-1].startswith("new: no series of http_requests_total{} carries the label")
+    assert "error_rate" not in told.measurements

@@ -1,18 +1,21 @@
-"""The load gate: run the profile against new (and legacy, when a budget is relative to it),
-then judge the measurements against the budget, honestly.
+"""The load gate: run the profile against new (and at the same time against legacy, when a
+budget is relative to it), then judge the measurements against the budget, honestly.
 
-Honest means: no samples is INCONCLUSIVE, never a pass; a load generator that could not reach
-the target rate because it ran out of CPU says so and proves nothing; a locust crash or a run
-with no output is a failure, with locust's stderr as the evidence.
+Honest means: no samples is INCONCLUSIVE, never a pass; a load that was not delivered (the
+target rate not reached, whatever limited the generator) proves nothing and is checked before
+any threshold blames new; a legacy run that is broken is named as such; a locust crash or a run
+with no output is a failure of the tool, with locust's stderr as the evidence.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,8 +31,15 @@ from pytest_cutover.output import Output
 from pytest_cutover.progress import SILENT, Progress
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
-from pytest_cutover.thresholds import Threshold, Verdict, fold, reads_legacy
-from pytest_cutover.units import Kind, Quantity
+from pytest_cutover.thresholds import (
+    LEGACY_PREFIX,
+    Folded,
+    Threshold,
+    Verdict,
+    fold,
+    reads_legacy,
+)
+from pytest_cutover.units import Kind, Quantity, format_quantity
 
 if TYPE_CHECKING:
     from pytest_cutover.config import CutoverConfig
@@ -108,13 +118,18 @@ def run_load(
             plan, shape, locustfile, env, profile, reports, Path(private), progress,
             Output(redactor),
         )  # fmt: skip
+        # Both at the same time: the machine's and the network's noise then hit both alike, so
+        # a difference between them is the systems', not the minute's.
+        systems = [new]
+        if reads_legacy(load.all_thresholds) and legacy is not None:
+            systems.append(legacy)
+        with ThreadPoolExecutor(len(systems), thread_name_prefix="cutover-load") as pool:
+            started = {system.name: pool.submit(runner.run, system) for system in systems}
         try:
-            runs = {"new": runner.run(new)}
-            if reads_legacy(load.all_thresholds) and legacy is not None and _usable(runs["new"]):
-                runs["legacy"] = runner.run(legacy)
+            runs = {name: future.result() for name, future in started.items()}
         except LocustStartError as err:
             raise LoadSetupError(f"{err} (load.locust_command)") from None
-    return _judge(load, shape, profile, runs, legacy is not None)
+    return _judge(load, shape, profile, runs)
 
 
 def _locustfile(
@@ -191,10 +206,6 @@ class _Runs:
         return dataclasses.replace(run, folder=folder)
 
 
-def _usable(run: LocustRun) -> bool:
-    return run.aborted is None and run.stats_file.exists()
-
-
 def _quantities(measured: Mapping[str, float]) -> dict[str, Quantity]:
     found = {}
     for name, value in measured.items():
@@ -213,7 +224,6 @@ def _judge(
     shape: Shape,
     profile: Profile | None,
     runs: Mapping[str, LocustRun],
-    legacy_configured: bool,
 ) -> list[GateResult]:
     new_run = runs["new"]
     broken = _broken(new_run)
@@ -233,18 +243,25 @@ def _judge(
         # The load generator failed, not the new system: it proved nothing either way.
         return [GateResult(GATE, OVERALL, Outcome.INCONCLUSIVE, reasons, {}, evidence)]
     legacy_wanted = reads_legacy(load.all_thresholds)
-    notes = []
+    context = _Context(
+        shape=shape,
+        new_run=new_run,
+        shortfall=_shortfall(shape, stats["new"].get(""), new_run),
+        legacy_problem=None,
+    )
     if legacy_wanted and "legacy" not in runs:
-        notes.append(
-            "legacy was not loaded ("
-            + ("the new run was stopped early" if legacy_configured else "no legacy system")
-            + "): thresholds on legacy.* have no data"
+        context.legacy_problem = (
+            "legacy was not loaded (no legacy system): thresholds on legacy.* have no data"
         )
-    results = [_verdict(OVERALL, load.thresholds, stats, "", shape, new_run, evidence, notes)]
+    elif "legacy" in runs:
+        context.legacy_problem = _legacy_broken(runs["legacy"], stats.get("legacy", {}).get(""))
+    if context.shortfall is not None:
+        evidence["shortfall"] = context.shortfall.reason
+    results = [_verdict(OVERALL, load.thresholds, stats, "", context, evidence)]
     for endpoint in sorted(load.endpoint_thresholds):
         results.append(
-            _verdict(endpoint, load.endpoint_thresholds[endpoint], stats, endpoint, shape,
-                     new_run, {"endpoint": endpoint}, notes)
+            _verdict(endpoint, load.endpoint_thresholds[endpoint], stats, endpoint, context,
+                     {"endpoint": endpoint})
         )  # fmt: skip
     return results
 
@@ -258,43 +275,196 @@ def _broken(run: LocustRun) -> str | None:
     return None
 
 
+def _legacy_broken(run: LocustRun, found: EndpointStats | None) -> str | None:
+    """Why legacy's run cannot be a baseline: its locust failed or was stopped, it completed no
+    request (a distributed master killed while waiting for workers), or every request failed.
+    Relative thresholds then say so, naming legacy, instead of "no data for legacy.p95"."""
+    cause = _broken(run) or run.aborted
+    if cause is None and (found is None or found.requests == 0):
+        cause = "it completed 0 requests"
+        if run.stderr_tail.strip():
+            cause += f" (locust's stderr: {run.stderr_tail.strip()[-300:]})"
+    elif cause is None and found is not None and found.failures == found.requests:
+        first = read_failures(run.failures_file, 1)
+        cause = f"all {found.requests} of its requests failed" + (
+            f" (first: {first[0].get('Error', '')})" if first else ""
+        )
+    if cause is None:
+        return None
+    return f"legacy's load run is broken, so thresholds on legacy.* cannot be judged: {cause}"
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """The target rate was not delivered: how far off, what limited it, and whether locust's own
+    CPU was among the limits (then its latencies are not the system's either)."""
+
+    reason: str
+    generator_bound: bool
+
+
+def _shortfall(shape: Shape, found: EndpointStats | None, run: LocustRun) -> Shortfall | None:
+    """Checked before any threshold: a load that was not delivered tested nothing at the target
+    rate, whatever limited it (locust's CPU, users waiting for answers in a closed loop, failed
+    connections, a shared machine)."""
+    if not shape.rate:
+        return None
+    values = found.measurements() if found is not None else {}
+    achieved = values.get("rps", math.nan)
+    if achieved >= _REACHED * shape.rate:
+        return None
+    share = run.cpu_seconds / run.wall if run.wall > 0 else math.nan
+    limits = []
+    if run.saturated:
+        limits.append(f"locust was CPU bound ({share:.0%} of a core): add load.processes")
+    average = values.get("avg", math.nan)
+    if average > 0 and shape.users / average < _REACHED * shape.rate:
+        limits.append(
+            f"{shape.users} users each waiting for its answer ({average * 1000:.0f} ms on "
+            f"average) can send at most {shape.users / average:,.0f} requests/s: add users"
+        )
+    failures = values.get("failures", 0.0)
+    if failures:
+        limits.append(f"{failures:,.0f} requests failed (no answer or 5xx)")
+    if not limits:
+        limits.append(
+            f"not locust's CPU ({share:.0%} of a core) nor its users: the machine or the "
+            "network it shares"
+        )
+    shown = 0.0 if math.isnan(achieved) else achieved
+    reason = (
+        f"the load was not delivered: {shown:,.0f} of {shape.rate:,.0f} requests/s "
+        f"({'; '.join(limits)}): the system was not tested at the target rate"
+    )
+    return Shortfall(reason, run.saturated)
+
+
+@dataclass
+class _Context:
+    """What every result of one load run is judged with."""
+
+    shape: Shape
+    new_run: LocustRun
+    shortfall: Shortfall | None
+    legacy_problem: str | None
+
+
+_THROUGHPUT = frozenset({"rps", "requests", "target_rps"})
+
+
+def _about_throughput(threshold: Threshold) -> bool:
+    """Whether the threshold judges how much load went through: a shortfall explains its
+    failure, and it cannot explain a shortfall."""
+    return any(name.removeprefix("legacy.") in _THROUGHPUT for name in threshold.names)
+
+
 def _verdict(
     name: str,
     thresholds: Sequence[Threshold],
     stats: Mapping[str, Mapping[str, EndpointStats]],
     endpoint: str,
-    shape: Shape,
-    new_run: LocustRun,
+    context: _Context,
     evidence: dict[str, Any],
-    notes: list[str],
 ) -> GateResult:
+    """In order of whose failure it is: an aborted run fails new; an undelivered load is
+    INCONCLUSIVE unless new's own latency or errors failed (they explain it) and locust was not
+    CPU bound; a broken legacy makes relative thresholds INCONCLUSIVE naming legacy."""
     measurements: dict[str, float] = {}
     for system, prefix in (("new", ""), ("legacy", "legacy.")):
         found = stats.get(system, {}).get(endpoint)
         values = found.measurements() if found is not None else dict.fromkeys(STATISTICS, math.nan)
         measurements.update({prefix + k: v for k, v in values.items()})
-    if shape.rate and not endpoint:
-        measurements["target_rps"] = shape.rate
+    if context.shape.rate and not endpoint:
+        measurements["target_rps"] = context.shape.rate
     quantities = _quantities(measurements)
-    folded = fold(thresholds, quantities)
-    failed = list(folded.failed)
-    unsure = [*(notes if reads_legacy(thresholds) else []), *folded.unsure]
-    if new_run.aborted and not endpoint:
-        failed.insert(0, new_run.aborted)
-    if shape.rate and not endpoint and not failed:
-        achieved = measurements.get("rps", math.nan)
-        if not achieved >= _REACHED * shape.rate and new_run.saturated:
-            unsure.append(
-                f"the load generator saturated (CPU bound) at {achieved:.1f} requests/s of the "
-                f"{shape.rate:g} targeted: the system was not tested at the target rate; add "
-                "processes or run locust across machines"
-            )
+    relative = [t for t in thresholds if reads_legacy([t])]
+    absolute = [t for t in thresholds if not reads_legacy([t])]
+    own = fold(absolute, quantities)
+    both = {system: stats.get(system, {}).get(endpoint) for system in ("new", "legacy")}
+    compared = _compare(relative, both, measurements)
+    failed = list(own.failed)
+    unsure = list(own.unsure)
+    if relative and context.legacy_problem is not None:
+        unsure.insert(0, context.legacy_problem)
+    else:
+        failed.extend(compared.failed)
+        unsure.extend(compared.unsure)
+    shortfall = context.shortfall
+    if shortfall is not None:
+        explaining = [] if shortfall.generator_bound else _explaining(absolute, quantities)
+        if explaining:
+            failed = [*explaining, f"which explains why {shortfall.reason}"]
+        else:
+            failed = []
+            unsure.insert(0, shortfall.reason)
+    if context.new_run.aborted and not endpoint:
+        failed.insert(0, context.new_run.aborted)
     clean = {k: v for k, v in measurements.items() if not math.isnan(v)}
     outcome = Outcome.FAIL if failed else Outcome.INCONCLUSIVE if unsure else Outcome.PASS
-    reasons = tuple(failed + unsure) if outcome is not Outcome.PASS else ()
+    checked = [*own.checked, *compared.checked]
     return GateResult(
-        GATE, name, outcome, reasons, clean, {**evidence, "thresholds": list(folded.checked)}
+        GATE, name, outcome, tuple(failed + unsure), clean, {**evidence, "thresholds": checked}
     )
+
+
+def _compare(
+    relative: Sequence[Threshold],
+    stats: Mapping[str, EndpointStats | None],
+    measurements: Mapping[str, float],
+) -> Folded:
+    """Thresholds against legacy, judged with each statistic's 95% confidence interval (both
+    systems were loaded at the same time). FAIL only when the threshold fails at every end of
+    the intervals: new is worse with confidence. PASS when the measured values pass. Failing
+    but not with confidence is too noisy to tell: INCONCLUSIVE with the intervals, never a
+    pass (on a loaded machine legacy's own tail can be as wide as new's fault)."""
+    failed, unsure, checked = [], [], []
+    point = _quantities(measurements)
+    for threshold in relative:
+        found = threshold.evaluate(point)
+        intervals = {name: _interval(name, stats) for name in sorted(threshold.names)}
+        ranges = [
+            [(name, measurements.get(name, math.nan))] if interval is None
+            else [(name, interval[0]), (name, interval[1])]
+            for name, interval in intervals.items()
+        ]  # fmt: skip
+        corners = {
+            threshold.evaluate(_quantities({**measurements, **dict(corner)})).verdict
+            for corner in itertools.product(*ranges)
+        }
+        shown = [
+            f"{name} " + " to ".join(format_quantity(v, point[name].kind) for v in interval)
+            for name, interval in intervals.items()
+            if interval is not None
+        ]
+        confidence = f"95% confidence: {', '.join(shown)}" if shown else "no interval"
+        explanation = found.explanation
+        if found.verdict is Verdict.NO_DATA:
+            unsure.append(explanation)
+        elif corners == {Verdict.FAIL}:
+            explanation = f"{explanation}; new is worse with {confidence}"
+            failed.append(explanation)
+        elif found.verdict is Verdict.FAIL:
+            explanation = (
+                f"{explanation}, but not with confidence ({confidence}): too noisy to tell"
+            )
+            unsure.append(explanation)
+        checked.append(
+            {"threshold": threshold.source, "verdict": found.verdict.value,
+             "explanation": explanation, "confidence": confidence}
+        )  # fmt: skip
+    return Folded(tuple(failed), tuple(unsure), tuple(checked))
+
+
+def _interval(name: str, stats: Mapping[str, EndpointStats | None]) -> tuple[float, float] | None:
+    entry = stats.get("legacy" if name.startswith(LEGACY_PREFIX) else "new")
+    return entry.interval(name.removeprefix(LEGACY_PREFIX)) if entry is not None else None
+
+
+def _explaining(absolute: Sequence[Threshold], quantities: Mapping[str, Quantity]) -> list[str]:
+    """New's own failed latency and error limits (not those relative to legacy): new being
+    slow or failing is a reason the load fell short (users wait longer for each answer), so
+    they stand as a NO-GO."""
+    return list(fold([t for t in absolute if not _about_throughput(t)], quantities).failed)
 
 
 def _table(stats: Mapping[str, Mapping[str, EndpointStats]]) -> list[dict[str, Any]]:

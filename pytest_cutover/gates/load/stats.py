@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 MS = 0.001
+Z_95 = 1.96  # two-sided 95%: the confidence every comparison with legacy is judged at
+_QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
 
 @dataclass
@@ -49,18 +51,57 @@ class EndpointStats:
         self.end = max(self.end, other.end)
 
     def percentile(self, share: float) -> float:
-        """Seconds; the smallest recorded time with at least `share` of the requests at or
-        under it (locust rounds times above 100 ms to 2 significant digits when recording)."""
+        """Seconds, by locust's own definition (stats.calculate_response_time_percentile), so the
+        figures agree with its HTML report even at small counts: the largest recorded time with
+        at most int(share * n) requests faster than it. (locust rounds times above 100 ms to 2
+        significant digits when recording.)"""
         total = sum(self.histogram.values())
         if total == 0:
             return math.nan
-        wanted = share * total
+        allowed_below = int(total * share)
+        above = 0
+        for value in sorted(self.histogram, reverse=True):
+            above += self.histogram[value]
+            if total - above <= allowed_below:
+                return value * MS
+        return min(self.histogram) * MS
+
+    def _at_rank(self, rank: int) -> float:
+        """Seconds: the rank-th smallest recorded time (1-based, clipped to the samples)."""
         seen = 0
         for value in sorted(self.histogram):
             seen += self.histogram[value]
-            if seen >= wanted:
+            if seen >= rank:
                 return value * MS
         return max(self.histogram) * MS
+
+    def interval(self, statistic: str) -> tuple[float, float] | None:
+        """A 95% confidence interval of the statistic from this run's requests, or None when
+        it has none (rps, max, counts: taken as measured). Percentiles: the distribution-free
+        interval between two order statistics (ranks n*q -/+ 1.96 sqrt(n q (1-q))), widened by
+        half locust's recording step (1 ms below 100 ms: 3 ms may be 2.5 to 3.5); error rate:
+        Wilson's score interval, which holds at small counts and at 0%; average: the normal
+        interval of a mean."""
+        total = sum(self.histogram.values())
+        if statistic in _QUANTILES and total:
+            share = _QUANTILES[statistic]
+            spread = Z_95 * math.sqrt(total * share * (1 - share))
+            low = self._at_rank(max(1, math.floor(total * share - spread)))
+            high = self._at_rank(min(total, math.ceil(total * share + spread) + 1))
+            return max(0.0, low - _resolution(low) / 2), high + _resolution(high) / 2
+        if statistic == "error_rate" and self.requests:
+            n, rate = self.requests, self.failures / self.requests
+            centre = (rate + Z_95**2 / (2 * n)) / (1 + Z_95**2 / n)
+            half = (Z_95 / (1 + Z_95**2 / n)) * math.sqrt(
+                rate * (1 - rate) / n + Z_95**2 / (4 * n * n)
+            )
+            return max(0.0, centre - half), min(1.0, centre + half)
+        if statistic == "avg" and total > 1:
+            mean = math.fsum(v * c for v, c in self.histogram.items()) / total
+            variance = math.fsum(c * (v - mean) ** 2 for v, c in self.histogram.items())
+            half = Z_95 * math.sqrt(variance / (total - 1) / total)
+            return max(0.0, mean - half) * MS, (mean + half) * MS
+        return None
 
     def measurements(self) -> dict[str, float]:
         """Base units; with no requests every statistic is NaN, which thresholds read as NO DATA."""
@@ -81,6 +122,16 @@ class EndpointStats:
             "max": self.max_ms * MS,
             "avg": self.total_ms / self.requests * MS,
         }
+
+
+def _resolution(seconds: float) -> float:
+    """The step locust rounds a response time to when recording it: whole milliseconds below
+    100 ms, then 2 significant digits (10 ms steps below 1 s, 100 ms below 10 s, ...)."""
+    milliseconds = round(seconds / MS)
+    if milliseconds < 100:
+        return MS
+    step: float = 10.0 ** (len(str(milliseconds)) - 2) * MS
+    return step
 
 
 def read_stats(path: Path) -> dict[str, EndpointStats]:

@@ -130,7 +130,15 @@ class MetricsWatch:
     def poll(self, now: float) -> None:
         for tick in self.source.poll(now):
             for watch in self.watches:
-                watch.feed(tick)
+                watch.feed(tick, bool(self._problems(watch)))
+
+    def _problems(self, watch: RuleWatch) -> list[str]:
+        return [
+            problem
+            for system in watch.systems
+            for signal in watch.signals.values()
+            if (problem := self.source.problem(system, signal)) is not None
+        ]
 
     @property
     def breached(self) -> list[str]:
@@ -145,7 +153,7 @@ class MetricsWatch:
                 for key, signal in watch.signals.items()
             }
             extra = {} if self.traffic is None else {"synthetic_requests": dict(self.traffic.sent)}
-            result = watch.result(describe, extra)
+            result = watch.result(describe, extra, self._problems(watch))
             found.append(redact_result(result, redactor))
         return found
 

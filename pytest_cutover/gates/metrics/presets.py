@@ -9,8 +9,8 @@ defaults are the common exporters' names.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from pytest_cutover.units import Kind, Quantity
@@ -21,15 +21,20 @@ if TYPE_CHECKING:
 SignalKind = Literal["rate", "gauge", "quantile", "query"]
 Matchers = tuple[tuple[str, str], ...]
 BYTES_PER_MB = 1e6
+# Exporters spell the status label differently (Go's promhttp says `code`): the error_rate preset
+# uses the first of these the series carry, written as one matcher on "status|code|...".
+STATUS_LABELS = ("status", "code", "status_code", "http_status")
 
 
 @dataclass(frozen=True)
 class Signal:
     """One number a source measures per evaluation.
 
-    `labels` pick the series; for a rate, `extra` narrows them further, and a rate with no series
-    matching `extra` is 0 (no errors yet) while one with no series matching `labels` is no data
-    (the metric is not there at all).
+    `labels` pick the series; for a rate, `extra` narrows them further. A rate with no series
+    matching `extra` is 0 (no errors yet) only when some series carries every label `extra`
+    names: otherwise the errors cannot be told from the rest, which is no data, as is a rate with
+    no series matching `labels` (the metric is not there at all). A label name in `extra` may
+    list alternatives ("status|code"): the first one a series carries is used.
     """
 
     kind: SignalKind
@@ -50,6 +55,24 @@ class Signal:
         if self.kind == "gauge":
             return f"{self.aggregate} of {selected}"
         return self.query
+
+
+def narrowed(signal: Signal, carried: Collection[str]) -> Signal | str:
+    """The signal with each `extra` label name resolved to one the series carry (`carried`), or
+    why it cannot be: a matcher on a label no series has would select nothing, and counting
+    that as "no errors" is how a 10% error rate reads as 0."""
+    resolved = []
+    for name, value in signal.extra:
+        options = name.split("|")
+        found = next((option for option in options if option in carried), None)
+        if found is None:
+            selected = signal.metric + "{" + ",".join(f"{k}={v!r}" for k, v in signal.labels) + "}"
+            return (
+                f"no series of {selected} carries the label {' or '.join(options)}: "
+                f"cannot count {value!r} among them (no data, not 0)"
+            )
+        resolved.append((found, value))
+    return replace(signal, extra=tuple(resolved))
 
 
 def _matchers(labels: Mapping[str, str]) -> Matchers:
@@ -89,7 +112,7 @@ def _request_signals(rule: Rule, names: Mapping[str, str]) -> dict[str, Signal]:
 
 
 def _error_signals(rule: Rule, names: Mapping[str, str]) -> dict[str, Signal]:
-    errors = rule.error_labels or {"status": "re:5.."}
+    errors = rule.error_labels or {"|".join(STATUS_LABELS): "re:5.."}
     base = _matchers(rule.labels)
     return {
         "requests": Signal("rate", names["metric"], base),

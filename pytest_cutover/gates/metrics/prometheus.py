@@ -56,9 +56,23 @@ def promql(signal: Signal, selector: Mapping[str, str], window: float) -> str:
     if not signal.extra:
         return everything
     narrowed = f"{{{matcher_text((*system, *signal.labels, *signal.extra))}}}"
-    # No series with the extra labels yet (no 5xx so far) is a rate of 0, not missing data,
-    # as long as the metric itself is there.
-    return f"sum(rate({signal.metric}{narrowed}[{span}])) or 0 * {everything}"
+    carrying = ",".join(
+        [matcher_text((*system, *signal.labels)), *(f'{name}!=""' for name, _ in signal.extra)]
+    ).strip(",")
+    # No series with the extra labels' values yet (no 5xx so far) is a rate of 0, not missing
+    # data, but only over series that carry those labels at all: a label no series has leaves
+    # both sides empty, which is no data.
+    return (
+        f"sum(rate({signal.metric}{narrowed}[{span}])) "
+        f"or 0 * sum(rate({signal.metric}{{{carrying}}}[{span}]))"
+    )
+
+
+def carries(signal: Signal, selector: Mapping[str, str], label: str, span: float) -> str:
+    """PromQL that is non-empty when some series of the signal carried `label` within `span`."""
+    system = tuple(sorted(selector.items()))
+    chosen = ",".join([matcher_text((*system, *signal.labels)), f'{label}!=""']).strip(",")
+    return f"count(count_over_time({signal.metric}{{{chosen}}}[{duration_text(span)}]))"
 
 
 class PrometheusApi:

@@ -12,7 +12,7 @@ rule could not be checked over the whole window (unless the rule says no_data = 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,7 +104,10 @@ class RuleWatch:
             found.update({prefix + name: q for name, q in measured.items()})
         return found
 
-    def feed(self, tick: Tick) -> None:
+    def feed(self, tick: Tick, misread: bool = False) -> None:
+        """`misread`: the source could not select what a signal asks for (a label no series
+        carries). That is a wrong rule or exporter, not a metric yet to appear, so the rule's
+        no_data does not apply, as for a source that could not be read."""
         self.evaluations += 1
         failed = [tick.errors[system] for system in self.systems if system in tick.errors]
         self.errors.extend(error for error in failed if error not in self.errors)
@@ -116,14 +119,20 @@ class RuleWatch:
         }
         for level, watch in self.levels.items():
             if watch.thresholds:
-                verdict, explanations = watch.judge(tick.time, measurements, not failed)
+                verdict, explanations = watch.judge(
+                    tick.time, measurements, not failed and not misread
+                )
                 row[level] = verdict
                 if explanations:
                     row[f"{level}_explanation"] = explanations
         self.rows.append(row)
         del self.rows[:-MAX_ROWS]
 
-    def result(self, describe: dict[str, str], extra: Mapping[str, Any]) -> GateResult:
+    def result(
+        self, describe: dict[str, str], extra: Mapping[str, Any], problems: Sequence[str] = ()
+    ) -> GateResult:
+        """`problems` are the source's own reasons for missing data (a label no series
+        carries): an INCONCLUSIVE rule names them, so the fix is plain."""
         rule = self.rule
         critical, warning = self.levels["critical"], self.levels["warning"]
         reasons: list[str] = []
@@ -140,6 +149,7 @@ class RuleWatch:
                     f"no data at {len(critical.no_data)} of {self.evaluations} evaluations, "
                     f"first {critical.no_data[0]}"
                 )
+                reasons.extend(problems)
         elif critical.pending is not None and critical.last_at is not None:
             # Failing when the watch ended, for less than `for`: neither breached nor healthy.
             outcome = Outcome.INCONCLUSIVE

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from pytest_cutover.gates.metrics.presets import Matchers, Signal
+from pytest_cutover.gates.metrics.presets import Matchers, Signal, narrowed
 
 SeriesKey = frozenset[tuple[str, str]]
 
@@ -96,13 +96,30 @@ def increases(window: Sequence[Snapshot], name: str, matchers: Matchers) -> dict
     return totals
 
 
+def resolve(window: Sequence[Snapshot], signal: Signal) -> Signal | str:
+    """The signal narrowed by labels that the window's series really carry (with a non-empty
+    value), or why it cannot be (see presets.narrowed)."""
+    if not signal.extra:
+        return signal
+    name = _counter_name(window[-1], signal.metric)
+    carried = {
+        label
+        for snapshot in window
+        for key in _series(snapshot, name, signal.labels)
+        for label, value in key
+        if value
+    }
+    return narrowed(signal, carried)
+
+
 def counter_rate(window: Sequence[Snapshot], signal: Signal) -> float:
     last = window[-1]
     name = _counter_name(last, signal.metric)
     elapsed = last.time - window[0].time
-    if elapsed <= 0 or not _series(last, name, signal.labels):
+    resolved = resolve(window, signal)
+    if elapsed <= 0 or not _series(last, name, signal.labels) or isinstance(resolved, str):
         return math.nan
-    grown = increases(window, name, (*signal.labels, *signal.extra))
+    grown = increases(window, name, (*resolved.labels, *resolved.extra))
     return sum(grown.values()) / elapsed
 
 

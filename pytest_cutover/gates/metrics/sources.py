@@ -17,9 +17,14 @@ from typing import Protocol
 import httpx
 
 from pytest_cutover.gates.metrics.config import MetricsConfig
-from pytest_cutover.gates.metrics.presets import Signal
-from pytest_cutover.gates.metrics.prometheus import PrometheusApi, PrometheusError, promql
-from pytest_cutover.gates.metrics.scrape import ScrapeError, Snapshot, measure, scrape
+from pytest_cutover.gates.metrics.presets import Signal, narrowed
+from pytest_cutover.gates.metrics.prometheus import (
+    PrometheusApi,
+    PrometheusError,
+    carries,
+    promql,
+)
+from pytest_cutover.gates.metrics.scrape import ScrapeError, Snapshot, measure, resolve, scrape
 from pytest_cutover.systems import System
 
 
@@ -38,6 +43,11 @@ class Source(Protocol):
     def close(self) -> None: ...
 
     def describe(self, system: str, signal: Signal) -> str: ...
+
+    def problem(self, system: str, signal: Signal) -> str | None:
+        """Why the signal had no data at the last poll, when the source can tell more than
+        "no data" (a label no series carries)."""
+        ...
 
 
 class ScrapeSource:
@@ -66,6 +76,7 @@ class ScrapeSource:
         self.history: dict[str, deque[Snapshot | str]] = {
             name: deque(maxlen=self.lookback + 1) for name in systems
         }
+        self.resolved: dict[tuple[str, Signal], Signal | str] = {}
 
     def poll(self, now: float) -> list[Tick]:
         for name, client in self.clients.items():
@@ -84,10 +95,20 @@ class ScrapeSource:
                 continue
             window = [s for s in history if isinstance(s, Snapshot)]
             values[name] = {signal: measure(window, signal) for signal in self.signals}
+            for signal in self.signals:
+                if signal.extra:
+                    self.resolved[name, signal] = resolve(window, signal)
         return [Tick(now, values, errors)]
 
     def describe(self, system: str, signal: Signal) -> str:
-        return f"{signal.describe()} from {self.urls[system]}"
+        """With the label actually used, once a scrape has shown which one the series carry."""
+        resolved = self.resolved.get((system, signal), signal)
+        used = signal if isinstance(resolved, str) else resolved
+        return f"{used.describe()} from {self.urls[system]}"
+
+    def problem(self, system: str, signal: Signal) -> str | None:
+        resolved = self.resolved.get((system, signal))
+        return f"{system}: {resolved}" if isinstance(resolved, str) else None
 
     def close(self) -> None:
         for client in self.clients.values():
@@ -119,6 +140,7 @@ class PrometheusSource:
         self.window = config.rate_window
         self.history = history
         self.last: float | None = None
+        self.resolved: dict[tuple[str, Signal], Signal | str] = {}
 
     def _times(self, now: float) -> list[float]:
         """The evaluation moments, on a whole-millisecond grid as the server computes it."""
@@ -158,16 +180,42 @@ class PrometheusSource:
         return ticks
 
     def _ask(self, system: str, signal: Signal, times: list[float]) -> dict[float, float]:
-        query = self.query(system, signal)
+        resolved = self._resolve(system, signal, times)
+        if isinstance(resolved, str):
+            return {}  # no data at every step, and problem() says why
+        query = promql(resolved, self.selectors[system], self.window)
         if len(times) == 1:
             return self.api.instant(query, times[0])
         return self.api.range(query, times[0], times[-1], self.step)
 
+    def _resolve(self, system: str, signal: Signal, times: list[float]) -> Signal | str:
+        """Which of the labels `extra` names the system's series carry over the polled span;
+        once found it is kept (a label does not come and go)."""
+        known = self.resolved.get((system, signal))
+        if not signal.extra or isinstance(known, Signal):
+            return known or signal
+        span = times[-1] - times[0] + self.window
+        selector = self.selectors[system]
+        options = {option for name, _ in signal.extra for option in name.split("|")}
+        carried = {
+            option
+            for option in options
+            if self.api.instant(carries(signal, selector, option, span), times[-1])
+        }
+        self.resolved[system, signal] = found = narrowed(signal, carried)
+        return found
+
     def query(self, system: str, signal: Signal) -> str:
-        return promql(signal, self.selectors[system], self.window)
+        resolved = self.resolved.get((system, signal), signal)
+        used = signal if isinstance(resolved, str) else resolved
+        return promql(used, self.selectors[system], self.window)
 
     def describe(self, system: str, signal: Signal) -> str:
         return f"{self.query(system, signal)} on {self.api.url}"
+
+    def problem(self, system: str, signal: Signal) -> str | None:
+        resolved = self.resolved.get((system, signal))
+        return f"{system}: {resolved}" if isinstance(resolved, str) else None
 
     def close(self) -> None:
         self.api.close()
