@@ -26,7 +26,6 @@ import socket
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,6 +39,7 @@ from pytest_cutover.gates.ab.run import make_plan, run_ab
 from pytest_cutover.launcher import SystemPool
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
+from tests.http_support import serve
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -121,9 +121,7 @@ def _serve(body: bytes) -> tuple[ThreadingHTTPServer, str]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    return serve(Handler)
 
 
 def large_bodies(sizes: list[float], max_body: str) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from .http_support import JsonHandler, serve
+from .test_ab_suite import project
 
 
 class LegacyWithAGap(JsonHandler):
@@ -43,21 +44,8 @@ def test_every_json_report_parses_strictly_when_nothing_was_comparable(
     pytester: pytest.Pytester, systems: tuple[str, str]
 ) -> None:
     legacy, new = systems
-    pytester.makefile(
-        ".toml",
-        cutover=f"""
-[systems.legacy]
-base_url = "{legacy}"
-[systems.new]
-base_url = "{new}"
-[ab]
-corpus = "corpus.jsonl"
-rate = 1000
-noise = true
-""",
-    )
     paths = [f"/a/{i}" for i in range(5)] + [f"/gone/{i}" for i in range(5)]
-    pytester.makefile(".jsonl", corpus="\n".join(json.dumps({"path": p}) for p in paths))
+    project(pytester, legacy, new, "\n".join(json.dumps({"path": p}) for p in paths))
     result = pytester.runpytest_subprocess("-m", "ab")
     result.stdout.fnmatch_lines(["CUTOVER DECISION: INCONCLUSIVE*"])
     written = sorted((pytester.path / "reports").rglob("*.json"))
