@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from pytest_cutover.gates.ab.replay import (
     Target,
     replay,
 )
+from pytest_cutover.gates.ab.wire import Wire
 from pytest_cutover.gates.result import GateResult
 from pytest_cutover.output import Output
 from pytest_cutover.progress import SILENT, Progress
@@ -218,7 +220,7 @@ class _Sources:
         self.recording = recording
         self.sampled_noise = sampled_noise
         self.output = output
-        self.clients: list[httpx.AsyncClient] = []
+        self.closing: list[tuple[ThreadPoolExecutor, Wire, httpx.Client]] = []
 
     async def __aenter__(self) -> Sequence[Source]:
         ab = self.ab
@@ -258,7 +260,7 @@ class _Sources:
         self, target: Target, system: System, caps: _Caps, fresh_connections: bool = False
     ) -> HttpSource:
         ab = self.ab
-        client = httpx.AsyncClient(
+        client = httpx.Client(
             verify=system.config.verify_tls,
             follow_redirects=False,
             limits=httpx.Limits(
@@ -266,13 +268,23 @@ class _Sources:
                 max_keepalive_connections=0 if fresh_connections else None,
             ),
         )
-        self.clients.append(client)
         timeout = httpx.Timeout(ab.timeout, connect=min(ab.timeout, system.config.connect_timeout))
-        return HttpSource(target, client, caps.limiter, caps.in_flight, timeout, ab.max_body)
+        wire = Wire(
+            target.base_url,
+            system.config.verify_tls,
+            timeout,
+            keep_alive=not fresh_connections,
+            max_body=ab.max_body,
+        )
+        pool = ThreadPoolExecutor(ab.concurrency, thread_name_prefix=f"ab-{target.name}")
+        self.closing.append((pool, wire, client))
+        return HttpSource(target, client, wire, caps.limiter, caps.in_flight, pool)
 
     async def __aexit__(self, *_exc: object) -> None:
-        for client in self.clients:
-            await client.aclose()
+        for pool, wire, client in self.closing:
+            pool.shutdown(wait=True, cancel_futures=True)
+            wire.close()
+            client.close()
 
 
 def record_baseline(
