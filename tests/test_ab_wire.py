@@ -28,6 +28,7 @@ from pytest_cutover.systems import System
 from .http_support import JsonHandler, serve
 
 TIMEOUT = httpx.Timeout(10.0)
+CONTEXT = httpx.create_ssl_context()
 
 
 class Recorder(JsonHandler):
@@ -57,7 +58,7 @@ def test_a_server_receives_exactly_what_httpx_would_send(recorder: str) -> None:
     with httpx.Client() as client:
         client.get(url, headers=headers).raise_for_status()
         built = client.build_request("GET", url, headers=headers)
-    wire = Wire(recorder, verify=True, timeout=TIMEOUT, keep_alive=True, max_body=1 << 20)
+    wire = Wire(recorder, CONTEXT, timeout=TIMEOUT, keep_alive=True, max_body=1 << 20)
     try:
         found = wire.exchange(built)
     finally:
@@ -85,7 +86,7 @@ class DropsIdle(JsonHandler):
 def test_a_connection_the_server_dropped_while_idle_is_replaced_once() -> None:
     DropsIdle.connections = set()
     server, url = serve(DropsIdle)
-    wire = Wire(url, verify=True, timeout=TIMEOUT, keep_alive=True, max_body=1 << 20)
+    wire = Wire(url, CONTEXT, timeout=TIMEOUT, keep_alive=True, max_body=1 << 20)
     try:
         with httpx.Client() as client:
             for _ in range(3):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import socket
+import ssl
 import threading
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -47,13 +48,18 @@ class Wire:
     (`keep_alive=False`: what varies per connection then varies between answers)."""
 
     def __init__(
-        self, base_url: str, verify: bool, timeout: httpx.Timeout, keep_alive: bool, max_body: int
+        self,
+        base_url: str,
+        context: ssl.SSLContext,
+        timeout: httpx.Timeout,
+        keep_alive: bool,
+        max_body: int,
     ) -> None:
         parts = urlsplit(base_url)
         self.https = parts.scheme.lower() == "https"
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if self.https else 80)
-        self.context = httpx.create_ssl_context(verify=verify) if self.https else None
+        self.context = context
         self.timeout = timeout
         self.keep_alive = keep_alive
         self.max_body = max_body
