@@ -17,9 +17,10 @@ StartDemo = Callable[[str, str], StartedSystem]
 
 def run_all(config: CutoverConfig, started: StartedSystem) -> dict[str, GateResult]:
     name = started.system.name
-    checks = smoke.health_checks(
-        name, config.system(name).health, config.redactor
-    ) + smoke.endpoint_checks(config.smoke, name, config.base_dir, config.redactor)
+    system = config.system(name)
+    checks = smoke.health_checks(name, system, config.redactor) + smoke.endpoint_checks(
+        config.smoke, name, system, config.base_dir, config.redactor
+    )
     with started.system.http_client() as client:
         return {c.label: smoke.run_check(client, c, 2.0, config.redactor) for c in checks}
 
@@ -88,7 +89,7 @@ def test_refused_connection_is_retried_then_fails_naming_the_url(
     demo_config: CutoverConfig,
 ) -> None:
     port = free_port()
-    check = smoke.health_checks("new", demo_config.system("new").health, demo_config.redactor)[0]
+    check = smoke.health_checks("new", demo_config.system("new"), demo_config.redactor)[0]
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         result = smoke.run_check(client, check, 0.5, demo_config.redactor)
     assert result.outcome is Outcome.FAIL

@@ -56,7 +56,7 @@ def test_sqlite_engine_opens_the_file_read_only_relative_to_the_config(tmp_path:
         db.execute("INSERT INTO t VALUES (1)")
     db.close()
     config = SystemConfig(base_url="http://127.0.0.1:9", database="sqlite:///data/shop.db")
-    engine = System("legacy", config, config.base_url, tmp_path).read_only_engine()
+    engine = System("legacy", config, "http://127.0.0.1:9", tmp_path).read_only_engine()
     assert engine is not None
     try:
         with engine.connect() as conn:
