@@ -38,5 +38,6 @@ class NeedsBaseUrls(Gate[Any]):
     def not_configured(self) -> str:
         if self._missing:
             names = " and ".join(f"systems.{name}" for name in self._missing)
-            return f"{names} has no base_url (a database only): no {self.name} requests to send"
+            verb = "have" if len(self._missing) > 1 else "has"
+            return f"{names} {verb} no base_url (a database only): no {self.name} requests to send"
         return self.inner.not_configured()

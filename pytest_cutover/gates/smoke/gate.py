@@ -220,8 +220,9 @@ def run_check(
     url = f"{client.base_url}".rstrip("/") + check.path
     shown = f"{check.method} {check.shown_path}"
     name = f"{check.target}: {shown}"
-    if check.label not in (check.shown_path, shown, f"{check.service} {shown}"):
-        name = f"{check.target}: {check.label} ({shown})"
+    label = check.label.removeprefix(f"{check.service} ") if check.service else check.label
+    if label not in (check.shown_path, shown):
+        name = f"{check.target}: {label} ({shown})"
     deadline = time.monotonic() + retry_deadline
     attempts = 0
     while True:
