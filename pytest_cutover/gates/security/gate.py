@@ -299,7 +299,9 @@ class SecurityGate(Gate[SecurityConfig]):
         return [c.id for c in all_checks(section, setup.redactor) if new.reaches(c.service)]
 
     def not_configured(self) -> str:
-        return "no [security] checks, or none that new can be asked (it has no base_url or services)"
+        return (
+            "no [security] checks, or none that new can be asked (it has no base_url or services)"
+        )
 
     def run(
         self, section: SecurityConfig, context: RunContext, cases: Sequence[str]
