@@ -140,9 +140,9 @@ def _requests(probe: Probe, redactor: Redactor) -> list[SecurityRequest]:
         refused = _status_rule(probe.status, "refused")
         without = {k: v for k, v in probe.headers.items() if k.lower() != probe.header.lower()}
         return [
-            request("no credentials", [refused], headers=without, drop=(probe.header,)),
+            request("without a token", [refused], headers=without, drop=(probe.header,)),
             request(
-                "a bad token",
+                "with a bad token",
                 [refused],
                 headers={**without, probe.header: probe.bad_token},
                 drop=(probe.header,),
@@ -402,7 +402,8 @@ def _judge(
         for rule in request.rules:
             seen = {name: _seen(reply, rule) for name, reply in replies.items()}
             new, legacy = seen["new"], seen.get("legacy")
-            what = f"{request.label}: {rule.label}"
+            # No "token:" in a reason: the redactor would read what follows as the token.
+            what = f"{request.label}, {rule.label}"
             outcome, reason = _verdict(what, new, legacy, judge)
             outcomes.append(outcome)
             if reason:
