@@ -70,7 +70,8 @@ def start_system(
 ) -> StartedSystem:
     """Run the system's start command and wait until it serves: its ready path (or declared
     readiness, or health path) answers 2xx, or, with none of them, its base URL answers at all.
-    `name` is the system's, or `legacy.SERVICE` for one of its services."""
+    `name` is the system's, or `legacy/SERVICE` for one of its services (not `legacy.auth`:
+    the redactor reads `auth: ...` in a message as a credential)."""
     assert config.start is not None, f"{name} has no [start] section"
     assert config.base_url is not None, f"{name} has [start] but no base_url"
     start = config.start
@@ -87,7 +88,8 @@ def start_system(
         ready_url = base_url + ready_url
     cwd = base_dir / start.cwd if start.cwd else base_dir
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{name}.{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    log_name = name.replace("/", ".")
+    log_path = log_dir / f"{log_name}.{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     env = {**os.environ, **start.env, **(extra_env or {})}
     log = output.child_log(log_path)
     try:
@@ -117,7 +119,7 @@ def start_system(
 
 
 def _section(name: str) -> str:
-    system, _, service = name.partition(".")
+    system, _, service = name.partition("/")
     return f"systems.{system}.services.{service}" if service else f"systems.{system}"
 
 
@@ -191,7 +193,7 @@ class SystemPool:
         if name not in self._systems:
             config = self._config.system(name)
             services = {
-                service: self._reach(f"{name}.{service}", config.service(service))
+                service: self._reach(f"{name}/{service}", config.service(service))
                 for service in config.services
             }
             system = self._reach(name, config)

@@ -28,7 +28,7 @@ class System:
     """A configured system with its base URL resolved (a started system's port filled in).
 
     A database-only system has no base URL (`base_url` is ""); each of its services (several
-    HTTP services on their own ports) is a System of its own, named `legacy.SERVICE`."""
+    HTTP services on their own ports) is a System of its own, named `legacy/SERVICE`."""
 
     name: str
     config: SystemConfig

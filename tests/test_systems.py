@@ -115,13 +115,14 @@ HTTP_SERVER = ["{python}", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]
 
 
 def services_project(pytester: pytest.Pytester, urls: dict[str, str]) -> None:
-    """Each system: no base_url, an `api` service with /health (run by the test) and a `web`
-    service without health endpoints (started by the plugin)."""
+    """Each system: no base_url, an `auth` service with /health (run by the test) and a `web`
+    service without health endpoints (started by the plugin). `auth`, because a message
+    naming it must not read as a credential to the redactor."""
     systems = "".join(
         f"""
 [systems.{name}]
 database = "sqlite:///{name}.db"
-[systems.{name}.services.api]
+[systems.{name}.services.auth]
 base_url = "{urls[name]}"
 health = {{ health = "/health" }}
 [systems.{name}.services.web]
@@ -136,7 +137,7 @@ start = {{ command = {json.dumps(HTTP_SERVER)} }}
         + """
 [[smoke.endpoints]]
 name = "orders"
-service = "api"
+service = "auth"
 path = "/api/orders"
 json_keys = ["service"]
 
@@ -159,8 +160,8 @@ def test_each_service_is_probed_on_its_own_url_and_only_where_it_declares_health
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(
         [
-            "*test_smoke?legacy-api health? PASSED*",
-            "*test_smoke?new-api health? PASSED*",
+            "*test_smoke?legacy-auth health? PASSED*",
+            "*test_smoke?new-auth health? PASSED*",
             "*test_smoke?new-orders? PASSED*",
             "*test_smoke?new-home page? PASSED*",
             "CUTOVER DECISION: GO*",
@@ -182,7 +183,7 @@ def test_a_service_whose_health_fails_is_no_go_naming_its_url(
     result.assert_outcomes(passed=5, failed=1)
     result.stdout.fnmatch_lines(
         [
-            f"*new.api: health (GET /health): GET {new_url}/health answered 503 (expected 200)*",
+            f"*new/auth: health (GET /health): GET {new_url}/health answered 503 (expected 200)*",
             "CUTOVER DECISION: NO-GO*",
         ]
     )

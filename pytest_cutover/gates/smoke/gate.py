@@ -65,8 +65,9 @@ class SmokeCheck:
 
     @property
     def target(self) -> str:
-        """Whom the check asks: `legacy`, or `legacy.SERVICE`."""
-        return f"{self.system}.{self.service}" if self.service else self.system
+        """Whom the check asks: `legacy`, or `legacy/SERVICE` (with a dot, `legacy.auth: ...`
+        would read as a credential to the redactor)."""
+        return f"{self.system}/{self.service}" if self.service else self.system
 
     def __repr__(self) -> str:
         # Test reports (Allure records parameters by repr) must never show header values.
