@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -17,8 +18,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from pytest_cutover.config import CutoverConfig, load_config
-from pytest_cutover.gates.base import RunContext
+from pytest_cutover.config import ConfigError, CutoverConfig, load_config
+from pytest_cutover.gates.base import RunContext, Setup
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.gates.security.gate import SecurityGate
 from pytest_cutover.launcher import SystemPool, free_port
@@ -170,7 +171,10 @@ def run_gate(config: CutoverConfig, folder: Path) -> dict[str, GateResult]:
             http=lambda name: clients.enter_context(pool.get(name).http_client()),
             database=lambda _name: pytest.fail("the security gate reads no database"),
         )
-        return SecurityGate().run(config.security, context, CHECKS)
+        gate = SecurityGate()
+        systems = {name: config.system(name) for name in ("legacy", "new")}
+        cases = gate.cases(config.security, Setup(folder, systems, redactor=config.redactor))
+        return gate.run(config.security, context, cases)
 
 
 def test_strict_legacy_and_strict_new_pass_every_check(
@@ -296,3 +300,60 @@ def test_the_suite_runs_each_check_as_a_security_test(
     )
     markers = pytester.runpytest_subprocess("--markers")
     markers.stdout.fnmatch_lines(["@pytest.mark.security: gate: authentication, authorisation*"])
+
+
+def test_a_check_on_a_service_asks_that_service_on_both_systems(
+    tmp_path: Path, servers: dict[str, str]
+) -> None:
+    (tmp_path / "cutover.toml").write_text(
+        f"""
+[systems.legacy]
+database = "sqlite:///legacy.db"
+[systems.legacy.services.admin]
+base_url = "{servers["strict"]}"
+[systems.new]
+base_url = "http://127.0.0.1:9"
+[systems.new.services.admin]
+base_url = "{servers["open"]}"
+
+[[security.authentication]]
+service = "admin"
+path = "/api/admin"
+"""
+    )
+    results = run_gate(load_config(tmp_path / "cutover.toml"), tmp_path)
+    found = results["authentication admin GET /api/admin"]
+    assert found.outcome is Outcome.FAIL
+    assert found.reasons[0].startswith("new is more open than legacy: without a token")
+    assert found.evidence["urls"] == {
+        "legacy": f"{servers['strict']}/api/admin",
+        "new": f"{servers['open']}/api/admin",
+    }
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (
+            '[[security.authentication]]\npath = "/pay"\nmethod = "POST"',
+            "security.authentication[0].method = 'POST': POST may change data",
+        ),
+        (
+            '[[security.injection]]\npath = "/x"\nsegment = false',
+            "with segment = false, name the query parameters to probe",
+        ),
+        ('[[security.headers]]\npath = "/"', "give required headers, absent ones, or both"),
+        ('[[security.cors]]\npath = "/"\nallowed_origins = []', "allowed_origins"),
+        (
+            '[[security.authorisation]]\npath = "/"\nservice = "admin"\nrole = "viewer"',
+            "security.authorisation[0]: service = 'admin': systems.legacy has no such service",
+        ),
+    ],
+)
+def test_a_check_that_cannot_judge_anything_is_a_config_error(
+    tmp_path: Path, check: str, message: str
+) -> None:
+    systems = '[systems.legacy]\nbase_url = "http://127.0.0.1:9"\n[systems.new]\n'
+    (tmp_path / "cutover.toml").write_text(systems + 'base_url = "http://127.0.0.1:9"\n' + check)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(tmp_path / "cutover.toml")

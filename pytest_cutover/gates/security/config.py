@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from pytest_cutover.gates.smoke.config import (
     HeaderNames,
@@ -97,6 +97,13 @@ class Injection(Probe):
             raise ValueError(f"expected one or more of {', '.join(INJECTION_KINDS)}")
         return value
 
+    @model_validator(mode="after")
+    def _somewhere(self) -> Injection:
+        # A check that sends nothing would pass without judging anything.
+        if not self.params and not self.segment:
+            raise ValueError("with segment = false, name the query parameters to probe")
+        return self
+
 
 class Headers(Probe):
     """Security headers of an answer: `required` as in smoke's response_headers (exact, or
@@ -109,6 +116,12 @@ class Headers(Probe):
     @classmethod
     def _rules_compile(cls, value: dict[str, str]) -> dict[str, str]:
         return check_header_rules(value)
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> Headers:
+        if not self.required and not self.absent:
+            raise ValueError("give required headers, absent ones, or both: nothing to judge")
+        return self
 
 
 class SecurityConfig(Section):
