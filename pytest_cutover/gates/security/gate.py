@@ -44,6 +44,7 @@ GATE = "security"
 _PARALLEL = 8
 _RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError)
 _SCANNED = 65536  # how much of a body is searched for leaked data
+_SHOWN_PATH = 200
 ACAO = "access-control-allow-origin"
 
 PAYLOADS: dict[InjectionKind, tuple[str, ...]] = {
@@ -132,9 +133,10 @@ def _requests(probe: Probe, redactor: Redactor) -> list[SecurityRequest]:
         label: str, rules: Sequence[Rule], path: str | None = None, **kwargs: Any
     ) -> SecurityRequest:
         sent = probe.path if path is None else path
-        return SecurityRequest(
-            label, probe.method, sent, redactor.text(sent), tuple(rules), **kwargs
-        )
+        shown = redactor.text(sent)
+        if len(shown) > _SHOWN_PATH:  # an oversized probe: its length says enough
+            shown = f"{shown[:_SHOWN_PATH]}... ({len(shown)} chars)"
+        return SecurityRequest(label, probe.method, sent, shown, tuple(rules), **kwargs)
 
     if isinstance(probe, Authentication):
         refused = _status_rule(probe.status, "refused")
