@@ -50,6 +50,8 @@ from pytest_cutover.gates.integrity.plan import SideTable, describe_engine
 
 log = logging.getLogger("pytest_cutover.integrity")
 Checksums = dict[Bucket, list[int]]  # bucket -> [rows, sum of 60-bit row hashes]
+# bucket -> [rows, sum of key hashes, then per non-key column the sum of hash(key, value)]
+ColumnChecksums = dict[Bucket, list[int]]
 _PROGRESS_EVERY = 1_000_000
 _TIMEOUT_MARKERS = ("statement timeout", "max_statement_time", "max_execution_time", "interrupted")
 
@@ -151,6 +153,14 @@ class SideReader(AbstractContextManager["SideReader"], ABC):
         raise NotImplementedError
 
     @abstractmethod
+    def column_checksums(self, digits: int) -> ColumnChecksums:
+        """A second pass, only for a table that differs in more rows than may be fetched: per
+        bucket the rows, the sum of key hashes and, per non-key column, the sum of
+        hash(key, value). A column whose sums differ in a bucket with the same keys differs
+        in at least one row of it, so every differing column is named without a row fetched."""
+        raise NotImplementedError
+
+    @abstractmethod
     def rows_in(self, digits: int, buckets: Iterable[Bucket]) -> list[tuple[Canonical, ...]]:
         """Canonical values (unrounded, key first) of every row whose key hashes into buckets."""
         raise NotImplementedError
@@ -249,6 +259,21 @@ class SqlReader(SideReader):
             time.perf_counter() - started,
         )
         return found
+
+    def column_checksums(self, digits: int) -> ColumnChecksums:
+        width = self.side.key_width
+        keys = self.columns[:width]
+        hashes = [self.dialect.hash60(self._key)] + [
+            self.dialect.hash60(self.dialect.encode_columns([*keys, column]))
+            for column in self.columns[width:]
+        ]
+        inner = ", ".join(f"{h} AS h{i}" for i, h in enumerate(hashes))
+        sums = ", ".join(f"sum(h{i})" for i in range(len(hashes)))
+        sql = (
+            f"SELECT b, count(*), {sums} FROM (SELECT {self._bucket_sql(digits)} AS b, {inner} "
+            f"FROM {self.table_sql} {self.where}) s GROUP BY b"
+        )
+        return {row[0]: [int(v) for v in row[1:]] for row in self._run(sql)}
 
     def rows_in(self, digits: int, buckets: Iterable[Bucket]) -> list[tuple[Canonical, ...]]:
         sql = (
@@ -358,6 +383,30 @@ class SqliteReader(SideReader):
             rows,
             time.perf_counter() - started,
         )
+        return found
+
+    def column_checksums(self, digits: int) -> ColumnChecksums:
+        md5 = hashlib.md5
+        tokens = self._tokens
+        width = self.side.key_width
+        bucket_of = self._bucket_of(digits)
+        found: ColumnChecksums = {}
+        for row in self._cursor(self._select()):
+            parts = list(map(call, tokens, row))
+            key_text = "".join(parts[:width])
+            hashes = [int(md5(key_text.encode()).hexdigest()[:HASH_HEX_DIGITS], 16)]
+            hashes += [
+                int(md5((key_text + part).encode()).hexdigest()[:HASH_HEX_DIGITS], 16)
+                for part in parts[width:]
+            ]
+            bucket = bucket_of(row, key_text)
+            slot = found.get(bucket)
+            if slot is None:
+                found[bucket] = [1, *hashes]
+            else:
+                slot[0] += 1
+                for index, value in enumerate(hashes, start=1):
+                    slot[index] += value
         return found
 
     def rows_in(self, digits: int, buckets: Iterable[Bucket]) -> list[tuple[Canonical, ...]]:
