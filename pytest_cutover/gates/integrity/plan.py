@@ -138,7 +138,7 @@ def resolve_kind(column: str, legacy: str, new: str, compare_as: str | None) -> 
         return "text" if other == "number" else other
     raise PlanError(
         f"column {column!r}: legacy holds {a} ({legacy}), new holds {b} ({new}); "
-        f"set options.{column}.compare_as (number, text, timestamp, date, uuid, json or bytes)"
+        f"set options.{column}.compare_as (number, text, timestamp, date, uuid, json, bytes or set)"
     )
 
 
