@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
@@ -47,12 +48,18 @@ from pytest_cutover.gates.integrity.encoding import (
     python_token,
 )
 from pytest_cutover.gates.integrity.plan import SideTable, describe_engine
+from pytest_cutover.gates.integrity.sqlite_hashing import (
+    RangeJob,
+    bucket_sums,
+    parallel_sums,
+    split,
+)
 
 log = logging.getLogger("pytest_cutover.integrity")
 Checksums = dict[Bucket, list[int]]  # bucket -> [rows, sum of 60-bit row hashes]
 # bucket -> [rows, sum of key hashes, then per non-key column the sum of hash(key, value)]
 ColumnChecksums = dict[Bucket, list[int]]
-_PROGRESS_EVERY = 1_000_000
+_PARALLEL_FROM_ROWS = 200_000  # below this, starting worker processes costs more than it saves
 _TIMEOUT_MARKERS = ("statement timeout", "max_statement_time", "max_execution_time", "interrupted")
 
 
@@ -339,51 +346,70 @@ class SqliteReader(SideReader):
             return lambda row, _key: integer_bucket(row[0], digits)
         return lambda _row, key: key_bucket(key, digits)
 
-    def _hashed(self, digits: int) -> Iterator[tuple[Bucket, int]]:
-        """(bucket, 60-bit row hash) of every row; the loop is this path's whole cost."""
-        md5 = hashlib.md5
-        tokens = self._tokens
-        if self.side.integer_key:
-            modulus = MODULI[digits]
-            for row in self._cursor(self._select()):
-                encoded = "".join(map(call, tokens, row)).encode()
-                key = row[0]
-                yield (
-                    (key % modulus if type(key) is int else -1),
-                    int(md5(encoded).hexdigest()[:HASH_HEX_DIGITS], 16),
-                )
-            return
-        width = self.side.key_width
-        for row in self._cursor(self._select()):
-            parts = list(map(call, tokens, row))
-            key_text = "".join(parts[:width])
-            encoded = (key_text + "".join(parts[width:])).encode()
-            yield (
-                md5(key_text.encode()).hexdigest()[:digits],
-                int(md5(encoded).hexdigest()[:HASH_HEX_DIGITS], 16),
-            )
-
     def checksums(self, digits: int) -> Checksums:
-        found: Checksums = {}
         started = time.perf_counter()
-        rows = 0
-        for rows, (bucket, row_hash) in enumerate(self._hashed(digits), start=1):
-            slot = found.get(bucket)
-            if slot is None:
-                found[bucket] = [1, row_hash]
+        jobs = self._range_jobs(digits)
+        try:
+            if jobs:
+                found = parallel_sums(jobs)
             else:
-                slot[0] += 1
-                slot[1] += row_hash
-            if rows % _PROGRESS_EVERY == 0:
-                log.info("%s %s: %d rows hashed", self.side.system, self.side.display, rows)
+                found = bucket_sums(
+                    self._cursor(self._select()),
+                    self._tokens,
+                    self.side.integer_key,
+                    self.side.key_width,
+                    digits,
+                )
+        except sqlite3.Error as err:
+            raise self.fail(err) from None
         log.info(
-            "%s %s: %d rows checksummed in %.2f s",
+            "%s %s: %d rows checksummed in %.2f s%s",
             self.side.system,
             self.side.display,
-            rows,
+            sum(slot[0] for slot in found.values()),
             time.perf_counter() - started,
+            f" by {len(jobs)} processes" if jobs else "",
         )
         return found
+
+    def _range_jobs(self, digits: int) -> list[RangeJob]:
+        """Rowid ranges for worker processes, or none: one core, a small table, a WAL database
+        (whose writers the snapshot's lock does not hold back), a table without rowid, or one
+        with a column that hides it."""
+        workers = os.cpu_count() or 1
+        database = self.engine.url.database or ""
+        if workers < 2 or not database.startswith("file:"):
+            return []
+        if str(self.scalar_rows("PRAGMA journal_mode")[0][0]).lower() == "wal":
+            return []
+        assert self._db is not None
+        described = self._db.execute(f"SELECT * FROM {self.table_sql} LIMIT 0").description
+        if {str(d[0]).lower() for d in described} & {"rowid", "_rowid_", "oid"}:
+            return []
+        try:
+            low, high = self.scalar_rows(f"SELECT min(rowid), max(rowid) FROM {self.table_sql}")[0]
+        except ReadError:  # a WITHOUT ROWID table
+            return []
+        if low is None or high - low + 1 < _PARALLEL_FROM_ROWS:
+            return []
+        select = f"{self._select()} AND rowid BETWEEN ? AND ?"
+        specs = tuple(
+            (c.kind, c.precision, c.zone, c.decimals, c.native) for c in self.side.columns
+        )
+        return [
+            RangeJob(
+                database,
+                select,
+                start,
+                stop,
+                specs,
+                self.side.integer_key,
+                self.side.key_width,
+                digits,
+                self.timeout,
+            )
+            for start, stop in split(int(low), int(high), workers)
+        ]
 
     def column_checksums(self, digits: int) -> ColumnChecksums:
         md5 = hashlib.md5
