@@ -120,3 +120,10 @@ def test_check_connect_names_each_problem_read_only(tmp_path: Path) -> None:
         ("users", False),
         ("events", False),
     ]
+
+
+def test_check_help_names_the_connect_option() -> None:
+    result = cutover("check", "--help")
+    assert result.returncode == 0
+    assert "--connect" in result.stdout
+    assert "integrity table, key and column" in " ".join(result.stdout.split())
