@@ -73,6 +73,7 @@ def choose_buckets(found: Spread, sizes: Mapping[Bucket, int], budget: int) -> l
             spent += sizes[bucket]
 
     groups = [*found.columns.values(), list(found.missing), list(found.extra)]
+    groups = [[bucket for bucket in group if bucket in sizes] for group in groups]
     for group in groups:
         if group and not any(bucket in chosen for bucket in group):
             take(min(group, key=lambda b: (sizes[b], str(b))))
