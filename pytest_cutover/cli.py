@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace, config: CutoverConfig, reports: Path) -> int:
     if args.command == "check":
-        return _check(config, args.json)
+        return _check(config, args.json, args.connect)
     if args.command == "ab-record":
         return _record(config, args.out)
     from pytest_cutover.actions.commands import run_command
@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate cutover.toml and show it, secrets masked")
     check.add_argument("--json", action="store_true", help="print the systems as JSON")
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="connect read-only and check each integrity table, key and column on both sides",
+    )
     record = commands.add_parser(
         "ab-record", help="record legacy's answers to the A/B corpus (ab.baseline)"
     )
@@ -148,23 +153,42 @@ def _init(target: Path, force: bool, output: Output) -> int:
     return 0
 
 
-def _check(config: CutoverConfig, as_json: bool) -> int:
-    console = config.output.console(highlight=False)
+def _check(config: CutoverConfig, as_json: bool, connect: bool = False) -> int:
+    from pytest_cutover.integrity_check import check_connections, describe
+
+    console = config.output.console(highlight=False, soft_wrap=True)
     systems = config.describe_systems()
+    tables = config.integrity.tables
+    statuses = check_connections(config) if connect and tables else []
+    failed = 1 if any(not s.ok for s in statuses) else 0
     if as_json:
-        config.output.print(config.output.json({"config": str(config.path), "systems": systems}))
-        return 0
+        described: dict[str, object] = {"config": str(config.path), "systems": systems}
+        described["integrity_tables"] = [describe(t) for t in tables]
+        if connect:
+            described["integrity_check"] = [s.as_dict() for s in statuses]
+        config.output.print(config.output.json(described))
+        return failed
     console.print(f"{config.path}: valid")
-    for name, described in systems.items():
-        started = " (started by the plugin)" if described["started_by_plugin"] else ""
-        console.print(f"  {name}: {described['base_url'] or 'no base_url'}{started}")
-        for service, shown in described.get("services", {}).items():
+    for name, system in systems.items():
+        started = " (started by the plugin)" if system["started_by_plugin"] else ""
+        console.print(f"  {name}: {system['base_url'] or 'no base_url'}{started}")
+        for service, shown in system.get("services", {}).items():
             console.print(f"    {service} service, {shown['base_url']}")
-        if described["database"]:
-            console.print(f"    database: {described['database']}")
+        if system["database"]:
+            console.print(f"    database: {system['database']}")
     console.print(f"  smoke: {len(config.smoke.endpoints)} declared endpoint checks")
     console.print(f"  ab: corpus {config.ab.corpus or 'not set'}")
-    return 0
+    console.print(f"  integrity: {len(tables)} table(s)")
+    for table in tables:
+        console.print(f"    {describe(table)}")
+    for status in statuses:
+        for line in status.checked:
+            console.print(f"    ok   {status.label}: {line}")
+        for line in status.problems:
+            console.print(f"    FAIL {status.label}: {line}")
+    if connect and not tables:
+        console.print("    nothing to connect to: no [[integrity.tables]] declared")
+    return failed
 
 
 if __name__ == "__main__":

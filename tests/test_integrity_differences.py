@@ -260,7 +260,9 @@ def test_too_many_differences_stop_narrowing_and_report_the_scale(db: Database) 
     result = db.gate(pair(db, columns, legacy, new), IntegrityConfig(max_fetched_rows=50))
     assert result.outcome is Outcome.FAIL
     assert "more than integrity.max_fetched_rows = 50" in result.reasons[0]
-    assert result.evidence["narrowing"] == "stopped: too many differing buckets"
+    assert result.evidence["narrowing"] == "sampled: too many differing rows to fetch them all"
+    assert result.evidence["fetched_rows"] <= 50
+    assert result.reasons[1].startswith("column qty differs in at least ")
 
 
 def test_uuid_keys_match_whatever_their_case_and_name_the_changed_row(db: Database) -> None:

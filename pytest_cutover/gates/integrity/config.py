@@ -16,7 +16,9 @@ from pydantic import Field, field_validator, model_validator
 
 from pytest_cutover.section import Duration, Section, StrList
 
-CompareAs = Literal["text", "number", "boolean", "timestamp", "date", "uuid", "json", "bytes"]
+CompareAs = Literal[
+    "text", "number", "boolean", "timestamp", "date", "uuid", "json", "bytes", "set"
+]
 _OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
 
 

@@ -33,6 +33,7 @@ class ColumnSql:
     precision: int = 6
     zone: str | None = None
     decimals: int | None = None
+    single: bool = False  # a float compared at single precision (legacy's FLOAT/REAL)
 
 
 def _quote(text: str) -> str:
@@ -58,6 +59,7 @@ class Dialect(ABC):
             "uuid": self._uuid,
             "json": self._json,
             "bytes": self._bytes,
+            "set": self._set,
         }[kind]
         try:
             return builder(column, column.decimals if rounded else None)
@@ -142,6 +144,10 @@ class Dialect(ABC):
     def _bytes(self, column: ColumnSql, decimals: int | None) -> str:
         raise NotImplementedError
 
+    def _set(self, column: ColumnSql, decimals: int | None) -> str:
+        """MySQL's SET text form, 'red,blue', '' for the empty set."""
+        return self._text(column, decimals)
+
 
 def fixed_length(column: ColumnSql) -> int | None:
     """36 for a native UUID, whose length prefix is then a constant rather than a computation."""
@@ -162,7 +168,7 @@ def natural_kind(native: str) -> str:
         "uuid": "uuid",
         "json": "json",
         "bytes": "bytes",
-    }.get(native, "text")
+    }.get(native, "text")  # set and array too: as text unless paired with each other
 
 
 class PostgreSQL(Dialect):
@@ -202,15 +208,31 @@ class PostgreSQL(Dialect):
             return f"(CASE {c} WHEN true THEN '1' WHEN false THEN '0' END)"
         if native == "integer" and decimals is None:
             return f"({c})::text"
+        single = column.single and native == "float"
         numeric = {
             "integer": f"({c})::numeric",
             "decimal": f"({c})::numeric",
             "float": f"(({c})::float8::text)::numeric",
             "float4": f"(({c})::float8::text)::numeric",
         }.get(native, f"(({c})::text)::numeric")
+        if single:  # the nearest single-precision value, widened back exactly
+            numeric = f"(({c})::float4::float8::text)::numeric"
         if decimals is not None:
             numeric = f"round({numeric}, {decimals})"
-        return f"trim_scale({numeric})::text"
+        canonical = f"trim_scale({numeric})::text"
+        if not single:
+            return canonical
+        # Outside float4's range the cast fails: such a value is written marked, never equal.
+        return (
+            f"CASE WHEN abs({c}) > {_FLOAT4_MAX} AND abs({c}) < 'Infinity'::float8 "
+            f"OR ({c} <> 0 AND abs({c}) < {_FLOAT4_TINY}) THEN '?' || ({c})::text "
+            f"ELSE {canonical} END"
+        )
+
+    def _set(self, column: ColumnSql, decimals: int | None) -> str:
+        if column.native == "array":  # {red,blue} -> 'red,blue'; a NULL member -> ''
+            return f"array_to_string({column.sql}, ',', '')"
+        return self._text(column, decimals)
 
     def _text(self, column: ColumnSql, decimals: int | None) -> str:
         return f"({column.sql})::text"
@@ -264,6 +286,8 @@ class PostgreSQL(Dialect):
         return f"encode(convert_to(({column.sql})::text, 'UTF8'), 'hex')"
 
 
+_FLOAT4_MAX = "3.4028234663852886e+38"
+_FLOAT4_TINY = "1.401298464324817e-45"
 _NUMBER_TEXT = r"^[[:space:]]*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?[[:space:]]*$"
 _ZONED_TEXT = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 
@@ -331,6 +355,8 @@ class MariaDB(Dialect):
             "float": f"CAST(CAST({c} AS CHAR) AS {self._DECIMAL})",
             "float4": f"CAST(CAST(CAST({c} AS DOUBLE) AS CHAR) AS {self._DECIMAL})",
         }.get(native, f"CAST({c} AS {self._DECIMAL})")
+        if column.single and native == "float":
+            number = f"CAST(CAST(CAST(CAST({c} AS FLOAT) AS DOUBLE) AS CHAR) AS {self._DECIMAL})"
         if decimals is not None:
             number = f"ROUND({number}, {decimals})"
         canonical = self._trim(f"CAST({number} AS CHAR)")

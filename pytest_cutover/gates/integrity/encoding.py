@@ -25,6 +25,7 @@ Canonical forms:
     uuid       lower-case, hyphenated
     json       PostgreSQL's jsonb text form (keys ordered by length then bytes, ', ' and ': ')
     bytes      lower-case hex
+    set        the members comma-joined in the order stored ('red,blue'; '' for no member)
 """
 
 from __future__ import annotations
@@ -276,6 +277,13 @@ def _bytes(value: Any) -> Canonical:
     return (_text(value) or "").encode("utf-8").hex()
 
 
+def _set(value: Any) -> Canonical:
+    """A SET's members comma-joined, as MySQL writes them: ['red', 'blue'] -> 'red,blue'."""
+    if isinstance(value, list | tuple):
+        return ",".join("" if member is None else str(member) for member in value)
+    return _text(value)
+
+
 def _json(value: Any) -> Canonical:
     if value is None:
         return None
@@ -335,6 +343,7 @@ def python_canonicalizer(
         "uuid": _uuid,
         "json": _json,
         "bytes": _bytes,
+        "set": _set,
     }
     return simple[kind]
 

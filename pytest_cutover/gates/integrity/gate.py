@@ -30,6 +30,7 @@ from pytest_cutover.gates.integrity.compare import (
 from pytest_cutover.gates.integrity.config import IntegrityConfig, TableCheck
 from pytest_cutover.gates.integrity.encoding import Bucket, bucket_count
 from pytest_cutover.gates.integrity.evidence import (
+    describe_key,
     differences_path,
     reasons_for,
     redact_differences,
@@ -37,6 +38,7 @@ from pytest_cutover.gates.integrity.evidence import (
 )
 from pytest_cutover.gates.integrity.plan import SIDES, PlanError, TablePlan, build_plan
 from pytest_cutover.gates.integrity.readers import ReadError, SideReader, reader_for
+from pytest_cutover.gates.integrity.widespread import choose_buckets, spread
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.output import Output
 from pytest_cutover.progress import Progress
@@ -50,6 +52,7 @@ GATE = "integrity"
 # and the rows of a differing bucket are still a small fetch.
 _ROWS_PER_BUCKET = 1000
 _MAX_DIGITS = 5
+_EXAMPLES = 3  # rows shown per differing column when the table differs too widely to list
 T = TypeVar("T")
 
 
@@ -245,7 +248,7 @@ class _TableRun:
             }
             to_fetch = sum(max(pair) for pair in differing.values())
             if to_fetch > self.settings.max_fetched_rows:
-                return self._too_many(counts, differing, to_fetch)
+                return self._widespread(readers, digits, counts, differing, to_fetch)
             rows = self._both(readers, lambda r: r.rows_in(digits, differing)) if differing else {}
         found = compare_rows(self.plan, rows.get("legacy", []), rows.get("new", []))
         if differing and not found.items and all(p.tolerance is None for p in self.plan.pairs):
@@ -264,26 +267,127 @@ class _TableRun:
             **extra,
         }
 
-    def _too_many(
-        self, counts: Mapping[str, int], differing: Mapping[Bucket, tuple[int, int]], to_fetch: int
+    def _widespread(
+        self,
+        readers: Mapping[str, SideReader],
+        digits: int,
+        counts: Mapping[str, int],
+        differing: Mapping[Bucket, tuple[int, int]],
+        to_fetch: int,
     ) -> GateResult:
-        gap = abs(counts["legacy"] - counts["new"])
-        message = (
-            f"checksums differ in {len(differing)} of "
-            f"{self.evidence['buckets']['total']} buckets (about {to_fetch} rows to fetch, more "
-            f"than integrity.max_fetched_rows = {self.settings.max_fetched_rows}); "
-            f"rows: legacy {counts['legacy']}, new {counts['new']}; not narrowed further. "
-            f"Narrow it with legacy_filter/new_filter or raise max_fetched_rows"
+        """Too many rows to fetch: a second pass names the differing columns with a lower bound
+        of rows each; the rows of a few buckets, within max_fetched_rows, give exact examples."""
+        sums = self._both(readers, lambda r: r.column_checksums(digits))
+        names = [p.legacy for p in self.plan.pairs[self.plan.key_width :]]
+        found = spread(names, sums["legacy"], sums["new"])
+        sizes = {bucket: max(pair) for bucket, pair in differing.items()}
+        chosen = choose_buckets(found, sizes, self.settings.max_fetched_rows)
+        rows = self._both(readers, lambda r: r.rows_in(digits, chosen)) if chosen else {}
+        sample = compare_rows(self.plan, rows.get("legacy", []), rows.get("new", []))
+        shown = redact_differences(self.plan, sample.items, self.redactor)
+        path = None
+        if self.reports_dir is not None:
+            path = differences_path(self.reports_dir, self.plan.label)
+            write_differences(Output(self.redactor), path, shown)
+        fetched = set(chosen)
+        fetched_rows = len(rows.get("legacy", []))
+        # Within a tolerance, only rows compared one by one prove a difference: rounded sums
+        # may differ for values that are within it.
+        tolerant = {p.legacy for p in self.plan.pairs if p.tolerance is not None}
+        bounds = {
+            name: sample.changed_columns.get(name, 0)
+            + (0 if name in tolerant else found.rows_at_least(name, fetched))
+            for name in names
+        }
+        bounds = {name: n for name, n in bounds.items() if n}
+        kinds = {
+            kind: sample.counts.get(kind, 0) + found.kind_at_least(kind, fetched)
+            for kind in (MISSING, EXTRA)
+        }
+        in_differing = sum(pair[0] for pair in differing.values())
+        columns: dict[str, dict[str, Any]] = {
+            name: {
+                "rows_at_least": bound,
+                "in_fetched_rows": sample.changed_columns.get(name, 0),
+                "differing_buckets": len(found.columns.get(name, [])),
+                "examples": _examples(shown, name),
+                **(
+                    {"rows_about": round(in_differing * changed / fetched_rows)}
+                    if (changed := sample.changed_columns.get(name, 0)) and fetched_rows
+                    else {}
+                ),
+            }
+            for name, bound in bounds.items()
+        }
+        total = self.evidence["buckets"]["total"]
+        scale = (
+            f"checksums differ in {len(differing)} of {total} buckets (about {to_fetch} rows, "
+            f"more than integrity.max_fetched_rows = {self.settings.max_fetched_rows}); rows "
+            f"compared one by one in {len(chosen)} of those buckets ({fetched_rows} legacy rows)"
+            f"; rows: legacy {counts['legacy']}, new {counts['new']}"
         )
-        proven = gap > 0 or all(p.tolerance is None for p in self.plan.pairs)
-        self.evidence["narrowing"] = "stopped: too many differing buckets"
+        reasons = [scale]
+        for name, described in columns.items():
+            about = f", about {described['rows_about']}" if "rows_about" in described else ""
+            examples = "; ".join(described["examples"]) or "no example within the limit"
+            reasons.append(
+                f"column {name} differs in at least {described['rows_at_least']} row(s)"
+                f"{about}: {examples}"
+            )
+        unproven = {
+            name: n
+            for name in sorted(tolerant)
+            if name not in bounds and (n := found.rows_at_least(name, fetched))
+        }
+        for name, n in unproven.items():
+            reasons.append(
+                f"column {name}: rounded checksums differ in {n} bucket(s) not compared row by "
+                "row, so whether it is within its tolerance is not known"
+            )
+        for kind, words in ((MISSING, "missing in new"), (EXTRA, "extra in new (not in legacy)")):
+            if kinds[kind]:
+                keys = [describe_key(i["key"]) for i in shown if i["kind"] == kind][:_EXAMPLES]
+                listed = f": {'; '.join(keys)}" if keys else ""
+                reasons.append(f"at least {kinds[kind]} row(s) {words}{listed}")
+        reasons.append(
+            f"only the {len(shown)} difference(s) of the compared buckets are listed"
+            + (f" in {path.name}" if path else "")
+            + "; for the full list narrow the table with legacy_filter/new_filter or raise "
+            "integrity.max_fetched_rows"
+        )
+        self.evidence |= {
+            "narrowing": "sampled: too many differing rows to fetch them all",
+            "fetched_buckets": len(chosen),
+            "fetched_rows": fetched_rows,
+            "missing_in_new_at_least": kinds[MISSING],
+            "extra_in_new_at_least": kinds[EXTRA],
+            "changed_columns": {name: c["rows_at_least"] for name, c in columns.items()},
+            "column_differences": columns,
+            "columns_not_proven": unproven,
+            "differences": shown[: self.settings.max_listed],
+            "differences_total": len(shown),
+            "differences_file": str(path) if path else None,
+            "differences_file_complete": False,
+        }
+        proven = (
+            bool(sample.items)
+            or any(kinds.values())
+            or any(name not in tolerant for name in bounds)
+            or counts["legacy"] != counts["new"]
+        )
+        at_least = max(bounds.values(), default=0) + kinds[MISSING] + kinds[EXTRA]
         return GateResult(
             gate=GATE,
             name=self.plan.label,
             outcome=Outcome.FAIL if proven else Outcome.INCONCLUSIVE,
-            reasons=(message,),
+            reasons=tuple(self.redactor.text(r) for r in reasons),
             measurements=self._measurements(
-                counts, differing_buckets=len(differing), differing_rows_at_least=gap
+                counts,
+                differing_buckets=len(differing),
+                differing_rows_at_least=at_least,
+                missing_in_new=kinds[MISSING],
+                extra_in_new=kinds[EXTRA],
+                changed_rows=max(bounds.values(), default=0),
             ),
             evidence=self._redacted(self.evidence),
         )
@@ -369,3 +473,15 @@ class _TableRun:
             ),
             evidence=self._redacted(self.evidence),
         )
+
+
+def _examples(shown: list[dict[str, Any]], column: str) -> list[str]:
+    """A few changed rows of one column, by key, with both values."""
+    found = []
+    for item in shown:
+        change = item.get("columns", {}).get(column)
+        if change is not None:
+            found.append(f"{describe_key(item['key'])} ({change['legacy']!r} -> {change['new']!r})")
+            if len(found) == _EXAMPLES:
+                break
+    return found

@@ -54,6 +54,7 @@ class ColumnPair:
     new_type: str
     tolerance: float | None
     redact: bool
+    single: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class TablePlan:
                 "legacy_type": p.legacy_type,
                 "new_type": p.new_type,
                 "compared_as": p.kind,
+                **({"precision": "single (legacy's)"} if p.single else {}),
                 **({"tolerance": p.tolerance} if p.tolerance is not None else {}),
             }
             for p in self.pairs
@@ -91,6 +93,10 @@ class TablePlan:
 
 def native_family(column_type: Any, backend: str) -> str:
     """The family a reflected column type belongs to; it decides the canonical SQL."""
+    if isinstance(column_type, sqltypes.ARRAY):
+        return "array"
+    if backend in ("mysql", "mariadb") and type(column_type).__name__.upper() == "SET":
+        return "set"
     checks: tuple[tuple[type[Any], str], ...] = (
         (sqltypes.Boolean, "boolean"),
         (sqltypes.Integer, "integer"),
@@ -119,6 +125,8 @@ def resolve_kind(column: str, legacy: str, new: str, compare_as: str | None) -> 
     """The canonical form a column pair is compared in; incompatible families are an error."""
     if compare_as is not None:
         return compare_as
+    if {legacy, new} == {"set", "array"}:
+        return "set"  # MySQL SET 'red,blue' and a PostgreSQL array {red,blue} of its members
     a, b = natural_kind(legacy), natural_kind(new)
     if a == b:
         return a
@@ -130,8 +138,16 @@ def resolve_kind(column: str, legacy: str, new: str, compare_as: str | None) -> 
         return "text" if other == "number" else other
     raise PlanError(
         f"column {column!r}: legacy holds {a} ({legacy}), new holds {b} ({new}); "
-        f"set options.{column}.compare_as (number, text, timestamp, date, uuid, json or bytes)"
+        f"set options.{column}.compare_as (number, text, timestamp, date, uuid, json, bytes or set)"
     )
+
+
+def at_single_precision(legacy: str, new: str, new_backend: str) -> bool:
+    """A legacy single-precision float copied into a double is compared at single precision:
+    the double holds legacy's value if its nearest float4 is legacy's float4 (MySQL writes a
+    FLOAT with 6 digits, 19.82 for 19.8199996...; a copy of that text lost nothing). The other
+    way, a double narrowed to a float4, stays compared in full, so the lost digits show."""
+    return legacy == "float4" and new == "float" and new_backend != "sqlite"
 
 
 def _split(qualified: str) -> tuple[str | None, str]:
@@ -236,6 +252,9 @@ def build_plan(table: TableCheck, engines: dict[str, Engine]) -> TablePlan:
         ):
             families[system] = native_family(cols[name]["type"], found[system]["backend"])
         kind = resolve_kind(column, families["legacy"], families["new"], options.compare_as)
+        single = kind == "number" and at_single_precision(
+            families["legacy"], families["new"], found["new"]["backend"]
+        )
         for system, name in (("legacy", column), ("new", table.new_column(column))):
             zone = options.legacy_timezone if system == "legacy" else options.new_timezone
             sides[system].append(
@@ -246,6 +265,7 @@ def build_plan(table: TableCheck, engines: dict[str, Engine]) -> TablePlan:
                     precision=options.timestamp_precision,
                     zone=zone,
                     decimals=options.decimals if kind == "number" else None,
+                    single=single,
                 )
             )
         pairs.append(
@@ -257,6 +277,7 @@ def build_plan(table: TableCheck, engines: dict[str, Engine]) -> TablePlan:
                 new_type=str(new_cols[table.new_column(column)]["type"]),
                 tolerance=options.tolerance,
                 redact=options.redact,
+                single=single,
             )
         )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
@@ -47,10 +48,18 @@ from pytest_cutover.gates.integrity.encoding import (
     python_token,
 )
 from pytest_cutover.gates.integrity.plan import SideTable, describe_engine
+from pytest_cutover.gates.integrity.sqlite_hashing import (
+    RangeJob,
+    bucket_sums,
+    parallel_sums,
+    split,
+)
 
 log = logging.getLogger("pytest_cutover.integrity")
 Checksums = dict[Bucket, list[int]]  # bucket -> [rows, sum of 60-bit row hashes]
-_PROGRESS_EVERY = 1_000_000
+# bucket -> [rows, sum of key hashes, then per non-key column the sum of hash(key, value)]
+ColumnChecksums = dict[Bucket, list[int]]
+_PARALLEL_FROM_ROWS = 200_000  # below this, starting worker processes costs more than it saves
 _TIMEOUT_MARKERS = ("statement timeout", "max_statement_time", "max_execution_time", "interrupted")
 
 
@@ -148,6 +157,14 @@ class SideReader(AbstractContextManager["SideReader"], ABC):
 
     @abstractmethod
     def checksums(self, digits: int) -> Checksums:
+        raise NotImplementedError
+
+    @abstractmethod
+    def column_checksums(self, digits: int) -> ColumnChecksums:
+        """A second pass, only for a table that differs in more rows than may be fetched: per
+        bucket the rows, the sum of key hashes and, per non-key column, the sum of
+        hash(key, value). A column whose sums differ in a bucket with the same keys differs
+        in at least one row of it, so every differing column is named without a row fetched."""
         raise NotImplementedError
 
     @abstractmethod
@@ -250,6 +267,21 @@ class SqlReader(SideReader):
         )
         return found
 
+    def column_checksums(self, digits: int) -> ColumnChecksums:
+        width = self.side.key_width
+        keys = self.columns[:width]
+        hashes = [self.dialect.hash60(self._key)] + [
+            self.dialect.hash60(self.dialect.encode_columns([*keys, column]))
+            for column in self.columns[width:]
+        ]
+        inner = ", ".join(f"{h} AS h{i}" for i, h in enumerate(hashes))
+        sums = ", ".join(f"sum(h{i})" for i in range(len(hashes)))
+        sql = (
+            f"SELECT b, count(*), {sums} FROM (SELECT {self._bucket_sql(digits)} AS b, {inner} "
+            f"FROM {self.table_sql} {self.where}) s GROUP BY b"
+        )
+        return {row[0]: [int(v) for v in row[1:]] for row in self._run(sql)}
+
     def rows_in(self, digits: int, buckets: Iterable[Bucket]) -> list[tuple[Canonical, ...]]:
         sql = (
             f"SELECT {', '.join(self._exact)} FROM {self.table_sql} {self.where} "
@@ -314,50 +346,93 @@ class SqliteReader(SideReader):
             return lambda row, _key: integer_bucket(row[0], digits)
         return lambda _row, key: key_bucket(key, digits)
 
-    def _hashed(self, digits: int) -> Iterator[tuple[Bucket, int]]:
-        """(bucket, 60-bit row hash) of every row; the loop is this path's whole cost."""
+    def checksums(self, digits: int) -> Checksums:
+        started = time.perf_counter()
+        jobs = self._range_jobs(digits)
+        try:
+            if jobs:
+                found = parallel_sums(jobs)
+            else:
+                found = bucket_sums(
+                    self._cursor(self._select()),
+                    self._tokens,
+                    self.side.integer_key,
+                    self.side.key_width,
+                    digits,
+                )
+        except sqlite3.Error as err:
+            raise self.fail(err) from None
+        log.info(
+            "%s %s: %d rows checksummed in %.2f s%s",
+            self.side.system,
+            self.side.display,
+            sum(slot[0] for slot in found.values()),
+            time.perf_counter() - started,
+            f" by {len(jobs)} processes" if jobs else "",
+        )
+        return found
+
+    def _range_jobs(self, digits: int) -> list[RangeJob]:
+        """Rowid ranges for worker processes, or none: one core, a small table, a WAL database
+        (whose writers the snapshot's lock does not hold back), a table without rowid, or one
+        with a column that hides it."""
+        workers = os.cpu_count() or 1
+        database = self.engine.url.database or ""
+        if workers < 2 or not database.startswith("file:"):
+            return []
+        if str(self.scalar_rows("PRAGMA journal_mode")[0][0]).lower() == "wal":
+            return []
+        assert self._db is not None
+        described = self._db.execute(f"SELECT * FROM {self.table_sql} LIMIT 0").description
+        if {str(d[0]).lower() for d in described} & {"rowid", "_rowid_", "oid"}:
+            return []
+        try:
+            low, high = self.scalar_rows(f"SELECT min(rowid), max(rowid) FROM {self.table_sql}")[0]
+        except ReadError:  # a WITHOUT ROWID table
+            return []
+        if low is None or high - low + 1 < _PARALLEL_FROM_ROWS:
+            return []
+        select = f"{self._select()} AND rowid BETWEEN ? AND ?"
+        specs = tuple(
+            (c.kind, c.precision, c.zone, c.decimals, c.native) for c in self.side.columns
+        )
+        return [
+            RangeJob(
+                database,
+                select,
+                start,
+                stop,
+                specs,
+                self.side.integer_key,
+                self.side.key_width,
+                digits,
+                self.timeout,
+            )
+            for start, stop in split(int(low), int(high), workers)
+        ]
+
+    def column_checksums(self, digits: int) -> ColumnChecksums:
         md5 = hashlib.md5
         tokens = self._tokens
-        if self.side.integer_key:
-            modulus = MODULI[digits]
-            for row in self._cursor(self._select()):
-                encoded = "".join(map(call, tokens, row)).encode()
-                key = row[0]
-                yield (
-                    (key % modulus if type(key) is int else -1),
-                    int(md5(encoded).hexdigest()[:HASH_HEX_DIGITS], 16),
-                )
-            return
         width = self.side.key_width
+        bucket_of = self._bucket_of(digits)
+        found: ColumnChecksums = {}
         for row in self._cursor(self._select()):
             parts = list(map(call, tokens, row))
             key_text = "".join(parts[:width])
-            encoded = (key_text + "".join(parts[width:])).encode()
-            yield (
-                md5(key_text.encode()).hexdigest()[:digits],
-                int(md5(encoded).hexdigest()[:HASH_HEX_DIGITS], 16),
-            )
-
-    def checksums(self, digits: int) -> Checksums:
-        found: Checksums = {}
-        started = time.perf_counter()
-        rows = 0
-        for rows, (bucket, row_hash) in enumerate(self._hashed(digits), start=1):
+            hashes = [int(md5(key_text.encode()).hexdigest()[:HASH_HEX_DIGITS], 16)]
+            hashes += [
+                int(md5((key_text + part).encode()).hexdigest()[:HASH_HEX_DIGITS], 16)
+                for part in parts[width:]
+            ]
+            bucket = bucket_of(row, key_text)
             slot = found.get(bucket)
             if slot is None:
-                found[bucket] = [1, row_hash]
+                found[bucket] = [1, *hashes]
             else:
                 slot[0] += 1
-                slot[1] += row_hash
-            if rows % _PROGRESS_EVERY == 0:
-                log.info("%s %s: %d rows hashed", self.side.system, self.side.display, rows)
-        log.info(
-            "%s %s: %d rows checksummed in %.2f s",
-            self.side.system,
-            self.side.display,
-            rows,
-            time.perf_counter() - started,
-        )
+                for index, value in enumerate(hashes, start=1):
+                    slot[index] += value
         return found
 
     def rows_in(self, digits: int, buckets: Iterable[Bucket]) -> list[tuple[Canonical, ...]]:
