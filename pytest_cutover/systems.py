@@ -118,7 +118,9 @@ def read_only_engine(database_url: str, timeout: float | None = None) -> Engine:
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
             path = Path(url.database).resolve()
-            url = url.set(database=f"file:{path}?mode=ro", query={**url.query, "uri": "true"})
+            # `mode` goes in the query so that SQLAlchemy joins it with the URL's own parameters
+            # (`?immutable=1` for a frozen copy) into one `file:` URI.
+            url = url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
     elif backend == "postgresql":
         connect_args["options"] = "-c default_transaction_read_only=on"
         if driver in ("psycopg", "psycopg2"):  # libpq's own parameters

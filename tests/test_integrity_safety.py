@@ -4,6 +4,7 @@ name the system, table and column without leaking a password or a traceback."""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +63,25 @@ def test_the_sqlite_file_is_not_touched(tmp_path: Path) -> None:
         assert database.gate(TableCheck(table=name, key="id")).passed
         after = hashlib.sha256(path.read_bytes()).hexdigest(), sorted(tmp_path.iterdir())
     assert after == before
+
+
+def test_a_wal_file_declared_immutable_is_read_without_side_files(tmp_path: Path) -> None:
+    """A frozen copy in WAL mode stays one file when declared `?immutable=1`; without it SQLite
+    creates -wal and -shm beside it even for a read-only open."""
+    path = tmp_path / "frozen.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", ROWS)
+    conn.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frozen.db"]
+    engine = read_only_engine(f"sqlite:///{path}?immutable=1")
+    with engine.connect() as reading:
+        assert reading.execute(text("SELECT count(*) FROM t")).scalar() == len(ROWS)
+        with pytest.raises(Exception, match=r"(?i)read.?only"):
+            reading.execute(text("INSERT INTO t VALUES (1000, 'write')"))
+    engine.dispose()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frozen.db"]
 
 
 SLOW_FILTERS = {
