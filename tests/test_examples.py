@@ -1,0 +1,272 @@
+"""The five runbooks' examples (examples/): each validates with `cutover check`, and each runs
+end to end with `pytest -m canary_gate` against small systems this module serves on loopback,
+GO when they are healthy and NO-GO with one runbook trigger switched on.
+
+The stand-in systems are real HTTP servers; what they cannot have here is production's traffic,
+so their Prometheus metrics are functions of time (a counter grows at a set rate): the gates
+read them through a real scrape or a real Prometheus server exactly as they would production's.
+An example runs from a copy of its folder with its time windows shortened (minutes to seconds,
+see `shortened`); everything else is the file users read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pytest_cutover.launcher import free_port
+
+from .conftest import REPO, require_service
+
+EXAMPLES = REPO / "examples"
+NAMES = ("stinkster", "smart-streaming", "rawdog-7c", "lekiwi", "week12-go")
+# Runbook windows (minutes, hours) become seconds: long enough for two scrapes and a rate.
+SHORT = {
+    "for": "2s",
+    "duration": "3s",
+    "rate_window": "2s",
+    "interval": "500ms",
+    "abort_delay": "1s",
+    "retry_deadline": "2s",
+}
+_WINDOW = re.compile(r"^(?P<key>" + "|".join(SHORT) + r')(?P<eq>\s*=\s*)"[^"]*"', re.MULTILINE)
+
+
+def shortened(text: str) -> str:
+    return _WINDOW.sub(lambda m: f'{m["key"]}{m["eq"]}"{SHORT[m["key"]]}"', text)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_example_passes_cutover_check(name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest_cutover.cli", "check", "--config", "cutover.toml"],
+        cwd=EXAMPLES / name,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{EXAMPLES / name / 'cutover.toml'}: valid" in result.stdout
+
+
+# --- systems standing in for the runbooks' services ------------------------------------------
+
+
+@dataclass
+class Exposition:
+    """Prometheus text a service exports: counters growing at `rates` per second since the
+    service started, and `gauges` as they are."""
+
+    rates: Mapping[str, float] = field(default_factory=dict)
+    gauges: Mapping[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def text(self) -> bytes:
+        elapsed = time.monotonic() - self.started
+        lines = [f"{series} {rate * elapsed:.6f}" for series, rate in self.rates.items()]
+        lines += [f"{series} {value}" for series, value in self.gauges.items()]
+        return ("\n".join(lines) + "\n").encode()
+
+
+Answer = tuple[int, object]
+Jobs = Mapping[str, tuple["Service", dict[str, str]]]
+
+
+class Service:
+    """A real HTTP server on loopback: fixed JSON answers per path (query included), its
+    exposition on /metrics, 404 elsewhere."""
+
+    def __init__(self, routes: Mapping[str, Answer], exposition: Exposition | None = None) -> None:
+        metrics = exposition or Exposition()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    self.reply(200, metrics.text(), "text/plain; version=0.0.4")
+                    return
+                status, document = routes.get(self.path, (404, {"error": "not found"}))
+                self.reply(status, json.dumps(document).encode(), "application/json")
+
+            def reply(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.address = self.url.removeprefix("http://")
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Service]]:
+    started: list[Service] = []
+
+    def start(routes: Mapping[str, Answer], exposition: Exposition | None = None) -> Service:
+        started.append(Service(routes, exposition))
+        return started[-1]
+
+    yield start
+    for service in started:
+        service.close()
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[Callable[[Jobs], str]]:
+    """Start Debian's Prometheus scraping the given services (job name -> service and target
+    labels) every 500 ms; returns its URL once every job has a few seconds of history."""
+    binary = shutil.which("prometheus")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(jobs: Jobs) -> str:
+        if binary is None:
+            require_service("the prometheus binary is not installed (apt-get install prometheus)")
+        assert binary is not None
+        folder = tmp_path / "prometheus"
+        folder.mkdir()
+        scrape = "".join(
+            f"  - job_name: {job}\n    static_configs:\n"
+            f"      - targets: ['{service.address}']\n        labels: {json.dumps(labels)}\n"
+            for job, (service, labels) in jobs.items()
+        )
+        (folder / "prometheus.yml").write_text(
+            "global:\n  scrape_interval: 500ms\n  evaluation_interval: 1s\n"
+            f"scrape_configs:\n{scrape}"
+        )
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with (folder / "prometheus.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [
+                        binary,
+                        f"--config.file={folder / 'prometheus.yml'}",
+                        f"--storage.tsdb.path={folder / 'data'}",
+                        f"--web.listen-address=127.0.0.1:{port}",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                body = httpx.get(
+                    f"{url}/api/v1/query", params={"query": "min(count_over_time(up[6s]))"}
+                ).json()
+                result = body["data"]["result"]
+                if result and float(result[0]["value"][1]) >= 8:
+                    return url
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"Prometheus never collected 8 scrapes: {folder / 'prometheus.log'}")
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    decision: dict[str, object]
+    folder: Path
+
+    @property
+    def reasons(self) -> str:
+        return " ".join(str(reason) for reason in self.decision["reasons"])  # type: ignore[attr-defined]
+
+    def gate(self, name: str) -> str:
+        gates: dict[str, dict[str, str]] = self.decision["gates"]  # type: ignore[assignment]
+        return gates[name]["decision"]
+
+
+def run_example(name: str, tmp_path: Path, env: Mapping[str, str], *args: str) -> Run:
+    """`pytest -m canary_gate` in a copy of the example's folder, windows shortened."""
+    folder = tmp_path / name
+    shutil.copytree(EXAMPLES / name, folder)
+    config = folder / "cutover.toml"
+    config.write_text(shortened(config.read_text()))
+    reports = tmp_path / "reports"
+    environ = {**os.environ, **env, "CUTOVER_REPORTS": str(reports)}
+    environ.pop("PYTEST_XDIST_WORKER", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "canary_gate", "-p", "no:cacheprovider", *args],
+        cwd=folder,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    decision_file = reports / "decision.json"
+    assert decision_file.exists(), result.stdout[-3000:] + result.stderr[-2000:]
+    decision = json.loads(decision_file.read_text())
+    return Run(result.returncode, result.stdout, decision, folder)
+
+
+# --- 000 stinkster ---------------------------------------------------------------------------
+
+STINKSTER_STATUS = {"services": ["api", "gps", "spectrum", "tak"], "integrations": {"tak": "up"}}
+
+
+def stinkster(serve: Callable[..., Service], memory_mb: float) -> dict[str, str]:
+    routes = {"/health": (200, {"status": "ok"}), "/api/status": (200, STINKSTER_STATUS)}
+    legacy = serve(routes, Exposition({"process_cpu_seconds_total": 0.3}))
+    new = serve(
+        routes,
+        Exposition(
+            {"process_cpu_seconds_total": 0.2},
+            {"process_resident_memory_bytes": memory_mb * 1e6},
+        ),
+    )
+    return {"STINKSTER_LEGACY_URL": legacy.url, "STINKSTER_NEW_URL": new.url}
+
+
+def test_stinkster_canary_is_go_and_the_split_script_moves_traffic(
+    serve: Callable[..., Service], tmp_path: Path
+) -> None:
+    env = {**stinkster(serve, memory_mb=120), "STINKSTER_STATE_DIR": str(tmp_path / "state")}
+    run = run_example("stinkster", tmp_path, env, "--cutover-step", "10", "--cutover-promote")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert run.decision["decision"] == "GO"
+    assert {run.gate(g) for g in ("smoke", "load", "metrics")} == {"GO"}
+    assert (tmp_path / "state" / "traffic-split").read_text().strip() == "10"
+
+
+def test_stinkster_memory_over_200mb_is_no_go_and_runs_the_quick_rollback(
+    serve: Callable[..., Service], tmp_path: Path
+) -> None:
+    env = {**stinkster(serve, memory_mb=350), "STINKSTER_STATE_DIR": str(tmp_path / "state")}
+    run = run_example("stinkster", tmp_path, env, "--cutover-step", "10")
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert run.decision["decision"] == "NO-GO"
+    assert run.gate("metrics") == "NO-GO"
+    assert "last process_memory_mb = 350, limit < 200: FAIL" in run.reasons
+    assert (tmp_path / "state" / "rollbacks").read_text() == "quick rollback\n"
+    assert (tmp_path / "state" / "traffic-split").read_text().strip() == "0"
