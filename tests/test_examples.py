@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -270,3 +271,88 @@ def test_stinkster_memory_over_200mb_is_no_go_and_runs_the_quick_rollback(
     assert "last process_memory_mb = 350, limit < 200: FAIL" in run.reasons
     assert (tmp_path / "state" / "rollbacks").read_text() == "quick rollback\n"
     assert (tmp_path / "state" / "traffic-split").read_text().strip() == "0"
+
+
+# --- 001 smart-streaming ---------------------------------------------------------------------
+
+
+def pipeline(
+    parsed_share: float, transactions: float, monitors: int, memory_mb: float
+) -> Exposition:
+    """A streaming pipeline's exports: 100 messages/s received, `parsed_share` of them parsed."""
+    return Exposition(
+        {
+            "stream_messages_received_total": 100,
+            "stream_messages_parsed_total": 100 * parsed_share,
+            "stream_transactions_total": transactions,
+            "stream_unhandled_errors_total": 0.2,
+            "stream_connection_failures_total": 0,
+            "stream_connection_drops_total": 0,
+            'stream_processing_duration_seconds_bucket{le="0.025"}': 50,
+            'stream_processing_duration_seconds_bucket{le="0.05"}': 90,
+            'stream_processing_duration_seconds_bucket{le="0.1"}': 99,
+            'stream_processing_duration_seconds_bucket{le="+Inf"}': 100,
+        },
+        {
+            "stream_active_monitors": monitors,
+            "process_resident_memory_bytes": memory_mb * 1e6,
+            "nodejs_heap_size_used_bytes": 300e6,
+            "nodejs_heap_size_total_bytes": 500e6,
+            "stream_last_recovery_seconds": 12,
+        },
+    )
+
+
+def tokens_db(path: Path, mints: list[str], discovered: str) -> str:
+    """The tokens a pipeline discovered, each stamped with its own discovery time."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE tokens (mint TEXT PRIMARY KEY, symbol TEXT, discovered_at TEXT)")
+        db.executemany(
+            "INSERT INTO tokens VALUES (?, ?, ?)", [(m, m[-4:], discovered) for m in mints]
+        )
+    return f"sqlite:///{path}"
+
+
+def smart_streaming(
+    serve: Callable[..., Service],
+    prometheus: Callable[[Jobs], str],
+    tmp_path: Path,
+    parsed_share: float,
+) -> dict[str, str]:
+    legacy = serve({}, pipeline(0.99, transactions=100, monitors=75, memory_mb=400))
+    new = serve({}, pipeline(parsed_share, transactions=120, monitors=25, memory_mb=450))
+    url = prometheus({"monitors-legacy": (legacy, {}), "smart-streaming": (new, {})})
+    mints = [f"mint{i:04d}" for i in range(200)]
+    return {
+        "SMART_STREAMING_LEGACY_METRICS": legacy.url,
+        "SMART_STREAMING_NEW_METRICS": new.url,
+        "SMART_STREAMING_PROMETHEUS_URL": url,
+        "SMART_STREAMING_LEGACY_DB": tokens_db(tmp_path / "legacy.db", mints, "2026-12-01"),
+        "SMART_STREAMING_NEW_DB": tokens_db(tmp_path / "new.db", mints, "2026-12-02"),
+        "SMART_STREAMING_STATE_DIR": str(tmp_path / "state"),
+    }
+
+
+def test_smart_streaming_canary_is_go_on_prometheus_rules(
+    serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
+) -> None:
+    env = smart_streaming(serve, prometheus, tmp_path, parsed_share=0.99)
+    run = run_example("smart-streaming", tmp_path, env, "--cutover-step", "25", "--cutover-promote")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert run.decision["decision"] == "GO"
+    assert {run.gate(g) for g in ("smoke", "metrics", "integrity")} == {"GO"}
+    assert "warning" not in run.stdout.lower(), run.stdout[-3000:]
+    canary = (tmp_path / "state" / "canary.env").read_text()
+    assert canary == "SMART_STREAMING_CANARY=0.25\n"
+
+
+def test_smart_streaming_parse_rate_below_90_percent_is_no_go_and_rolls_back(
+    serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
+) -> None:
+    env = smart_streaming(serve, prometheus, tmp_path, parsed_share=0.85)
+    run = run_example("smart-streaming", tmp_path, env, "--cutover-step", "25")
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert run.gate("metrics") == "NO-GO"
+    assert "test_metrics[parse rate]" in run.reasons
+    assert "parse_rate = 85 %, limit >= 90 %: FAIL" in run.reasons
+    assert (tmp_path / "state" / "rollback.env").read_text() == "USE_SMART_STREAMING=false\n"
