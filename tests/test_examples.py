@@ -88,10 +88,13 @@ Jobs = Mapping[str, tuple["Service", dict[str, str]]]
 
 class Service:
     """A real HTTP server on loopback: fixed JSON answers per path (query included), its
-    exposition on /metrics, 404 elsewhere."""
+    exposition on /metrics, 404 elsewhere; a PUT or POST is kept in `received` and answered
+    200 (a load balancer's admin API)."""
 
     def __init__(self, routes: Mapping[str, Answer], exposition: Exposition | None = None) -> None:
         metrics = exposition or Exposition()
+        received: list[tuple[str, str, bytes]] = []
+        self.received = received
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -99,7 +102,17 @@ class Service:
                     self.reply(200, metrics.text(), "text/plain; version=0.0.4")
                     return
                 status, document = routes.get(self.path, (404, {"error": "not found"}))
-                self.reply(status, json.dumps(document).encode(), "application/json")
+                if isinstance(document, str):
+                    self.reply(status, document.encode(), "text/html; charset=utf-8")
+                else:
+                    self.reply(status, json.dumps(document).encode(), "application/json")
+
+            def do_PUT(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                received.append((self.command, self.path, self.rfile.read(length)))
+                self.reply(200, b'{"ok": true}', "application/json")
+
+            do_POST = do_PUT
 
             def reply(self, status: int, body: bytes, content_type: str) -> None:
                 self.send_response(status)
@@ -356,3 +369,108 @@ def test_smart_streaming_parse_rate_below_90_percent_is_no_go_and_rolls_back(
     assert "test_metrics[parse rate]" in run.reasons
     assert "parse_rate = 85 %, limit >= 90 %: FAIL" in run.reasons
     assert (tmp_path / "state" / "rollback.env").read_text() == "USE_SMART_STREAMING=false\n"
+
+
+# --- 002 rawdog-7c ---------------------------------------------------------------------------
+
+RAWDOG_ROUTES: dict[str, Answer] = {
+    "/api/health": (200, {"status": "healthy"}),
+    "/api/checkout/session-check": (200, {"ok": True, "provider": "stripe-sandbox"}),
+    "/creator/login": (200, "<html><body><form>creator login</form></body></html>"),
+    "/api/mcp/health": (200, {"connected": True}),
+}
+
+
+def colour(errors_per_second: float) -> Exposition:
+    """One colour's exports: 50 requests/s, a p95 near 80 ms, a third of its connections."""
+    return Exposition(
+        {
+            "http_requests_total": 50,
+            "http_errors_total": errors_per_second,
+            'http_request_duration_seconds_bucket{le="0.05"}': 30,
+            'http_request_duration_seconds_bucket{le="0.1"}': 49,
+            'http_request_duration_seconds_bucket{le="0.5"}': 50,
+            'http_request_duration_seconds_bucket{le="+Inf"}': 50,
+            "checkout_attempts_total": 2,
+            "checkout_failures_total": 0,
+            "payment_errors_total": 0,
+        },
+        {
+            "pg_stat_activity_count": 30,
+            "pg_settings_max_connections": 100,
+            "redis_memory_used_bytes": 200e6,
+            "redis_memory_max_bytes": 1e9,
+        },
+    )
+
+
+def shop_db(path: Path, tenant: bool) -> str:
+    """RAWDOG's orders and creators; the platform's tables also hold another tenant's rows."""
+    tenants = ["rawdog", "other"] if tenant else [None]
+    with sqlite3.connect(path) as db:
+        extra = "tenant_id TEXT, " if tenant else ""
+        db.execute(f"CREATE TABLE orders (id INTEGER PRIMARY KEY, {extra}total REAL, status TEXT)")
+        db.execute(f"CREATE TABLE creators (id INTEGER PRIMARY KEY, {extra}name TEXT)")
+        for offset, name in enumerate(tenants):
+            tenant_value = (name,) if tenant else ()
+            db.executemany(
+                f"INSERT INTO orders VALUES (?, {'?, ' if tenant else ''}?, ?)",
+                [(offset * 1000 + i, *tenant_value, i * 1.5, "paid") for i in range(1, 300)],
+            )
+            db.executemany(
+                f"INSERT INTO creators VALUES (?, {'?, ' if tenant else ''}?)",
+                [(offset * 1000 + i, *tenant_value, f"creator {i}") for i in range(1, 40)],
+            )
+    return f"sqlite:///{path}"
+
+
+def rawdog(
+    serve: Callable[..., Service],
+    prometheus: Callable[[Jobs], str],
+    tmp_path: Path,
+    green_errors_per_second: float,
+) -> tuple[dict[str, str], Service]:
+    blue = serve(RAWDOG_ROUTES, colour(0.1))
+    green = serve(RAWDOG_ROUTES, colour(green_errors_per_second))
+    balancer = serve({})
+    url = prometheus(
+        {
+            "blue": (blue, {"job": "rawdog", "color": "blue"}),
+            "green": (green, {"job": "rawdog", "color": "green"}),
+        }
+    )
+    env = {
+        "RAWDOG_BLUE_URL": blue.url,
+        "RAWDOG_GREEN_URL": green.url,
+        "RAWDOG_PROMETHEUS_URL": url,
+        "RAWDOG_BLUE_DB": shop_db(tmp_path / "blue.db", tenant=False),
+        "RAWDOG_GREEN_DB": shop_db(tmp_path / "green.db", tenant=True),
+        "RAWDOG_LB_API": f"{balancer.url}/pools/rawdog",
+        "RAWDOG_LB_TOKEN": "lb-token-for-tests",
+        "RAWDOG_STATE_DIR": str(tmp_path / "state"),
+    }
+    return env, balancer
+
+
+def test_rawdog_first_shift_is_go_and_the_load_balancer_gets_10_percent(
+    serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
+) -> None:
+    env, balancer = rawdog(serve, prometheus, tmp_path, green_errors_per_second=0.1)
+    run = run_example("rawdog-7c", tmp_path, env, "--cutover-step", "10", "--cutover-promote")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert {run.gate(g) for g in ("smoke", "metrics", "integrity")} == {"GO"}
+    assert balancer.received == [("PUT", "/pools/rawdog", b'{"green": 10, "blue": 90}')]
+    assert "lb-token-for-tests" not in (tmp_path / "reports" / "audit.jsonl").read_text()
+
+
+def test_rawdog_error_rate_over_5_percent_is_no_go_blue_takes_everything_back(
+    serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
+) -> None:
+    env, balancer = rawdog(serve, prometheus, tmp_path, green_errors_per_second=5)
+    run = run_example("rawdog-7c", tmp_path, env, "--cutover-step", "10")
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert run.gate("metrics") == "NO-GO"
+    assert "test_metrics[error rate]" in run.reasons
+    assert "error_rate = 10 %, limit < 5 %: FAIL" in run.reasons
+    assert balancer.received == [("PUT", "/pools/rawdog", b'{"green": 0, "blue": 100}')]
+    assert (tmp_path / "state" / "rollbacks").read_text().startswith("rollback: ")
