@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -83,6 +85,9 @@ class Exposition:
 
 
 Answer = tuple[int, object]
+# An answer that depends on the request's headers (who is asking).
+Guarded = Callable[[Message], Answer]
+Route = Answer | Guarded
 Jobs = Mapping[str, tuple["Service", dict[str, str]]]
 
 
@@ -91,7 +96,7 @@ class Service:
     exposition on /metrics, 404 elsewhere; a PUT or POST is kept in `received` and answered
     200 (a load balancer's admin API)."""
 
-    def __init__(self, routes: Mapping[str, Answer], exposition: Exposition | None = None) -> None:
+    def __init__(self, routes: Mapping[str, Route], exposition: Exposition | None = None) -> None:
         metrics = exposition or Exposition()
         received: list[tuple[str, str, bytes]] = []
         self.received = received
@@ -101,7 +106,8 @@ class Service:
                 if self.path == "/metrics":
                     self.reply(200, metrics.text(), "text/plain; version=0.0.4")
                     return
-                status, document = routes.get(self.path, (404, {"error": "not found"}))
+                answer = routes.get(self.path, (404, {"error": "not found"}))
+                status, document = answer(self.headers) if callable(answer) else answer
                 if isinstance(document, str):
                     self.reply(status, document.encode(), "text/html; charset=utf-8")
                 else:
@@ -139,7 +145,7 @@ class Service:
 def serve() -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
-    def start(routes: Mapping[str, Answer], exposition: Exposition | None = None) -> Service:
+    def start(routes: Mapping[str, Route], exposition: Exposition | None = None) -> Service:
         started.append(Service(routes, exposition))
         return started[-1]
 
@@ -221,12 +227,23 @@ class Run:
         return gates[name]["decision"]
 
 
-def run_example(name: str, tmp_path: Path, env: Mapping[str, str], *args: str) -> Run:
-    """`pytest -m canary_gate` in a copy of the example's folder, windows shortened."""
+def run_example(
+    name: str,
+    tmp_path: Path,
+    env: Mapping[str, str],
+    *args: str,
+    changes: Mapping[str, str] | None = None,
+) -> Run:
+    """`pytest -m canary_gate` in a copy of the example's folder, windows shortened and each
+    of `changes` (a line of the example -> the line the test runs) made."""
     folder = tmp_path / name
     shutil.copytree(EXAMPLES / name, folder)
     config = folder / "cutover.toml"
-    config.write_text(shortened(config.read_text()))
+    text = shortened(config.read_text())
+    for line, replacement in (changes or {}).items():
+        assert f"\n{line}\n" in text, f"{name}: no line {line!r}"
+        text = text.replace(f"\n{line}\n", f"\n{replacement}\n")
+    config.write_text(text)
     reports = tmp_path / "reports"
     environ = {**os.environ, **env, "CUTOVER_REPORTS": str(reports)}
     environ.pop("PYTEST_XDIST_WORKER", None)
@@ -246,6 +263,13 @@ def run_example(name: str, tmp_path: Path, env: Mapping[str, str], *args: str) -
 
 # --- 000 stinkster ---------------------------------------------------------------------------
 
+# A p95 measured on a 2-core machine running a dozen other processes (load 8-16) measures the
+# machine: the runbook's 200 ms budget becomes 2 s here; error rate and delivered rate stay.
+STINKSTER_ON_CI = {
+    'thresholds = ["p95 < 200ms", "error_rate < 0.1%", "rps >= 0.9 * target_rps"]': (
+        'thresholds = ["p95 < 2s", "error_rate < 0.1%", "rps >= 0.9 * target_rps"]'
+    )
+}
 STINKSTER_STATUS = {"services": ["api", "gps", "spectrum", "tak"], "integrations": {"tak": "up"}}
 
 
@@ -266,7 +290,15 @@ def test_stinkster_canary_is_go_and_the_split_script_moves_traffic(
     serve: Callable[..., Service], tmp_path: Path
 ) -> None:
     env = {**stinkster(serve, memory_mb=120), "STINKSTER_STATE_DIR": str(tmp_path / "state")}
-    run = run_example("stinkster", tmp_path, env, "--cutover-step", "10", "--cutover-promote")
+    run = run_example(
+        "stinkster",
+        tmp_path,
+        env,
+        "--cutover-step",
+        "10",
+        "--cutover-promote",
+        changes=STINKSTER_ON_CI,
+    )
     assert run.returncode == 0, run.stdout[-3000:]
     assert run.decision["decision"] == "GO"
     assert {run.gate(g) for g in ("smoke", "load", "metrics")} == {"GO"}
@@ -279,7 +311,7 @@ def test_stinkster_memory_over_200mb_is_no_go_and_runs_the_quick_rollback(
     env = {**stinkster(serve, memory_mb=350), "STINKSTER_STATE_DIR": str(tmp_path / "state")}
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "traffic-split").write_text("10\n")  # the canary is on
-    run = run_example("stinkster", tmp_path, env, "--cutover-step", "50")
+    run = run_example("stinkster", tmp_path, env, "--cutover-step", "50", changes=STINKSTER_ON_CI)
     assert run.returncode == 1, run.stdout[-3000:]
     assert run.decision["decision"] == "NO-GO"
     assert run.gate("metrics") == "NO-GO"
@@ -571,3 +603,260 @@ def test_lekiwi_a_robot_type_missing_is_no_go_and_the_universal_rollback_runs(
     assert "GET /robots/types" in run.reasons
     assert (tmp_path / "state" / "traffic-split").read_text() == "0 operator\n"
     assert (tmp_path / "state" / "rollbacks").read_text().startswith("canary: ")
+
+
+# --- 004 week12-go ---------------------------------------------------------------------------
+
+ANALYST, USER = "analyst-token", "user-token"
+
+
+def guarded(document: object, analysts_only: bool = False) -> Guarded:
+    """401 without a known token, 403 for a user where only analysts may read."""
+
+    def answer(headers: Message) -> Answer:
+        token = str(headers.get("Authorization", "")).removeprefix("Bearer ")
+        if token not in (ANALYST, USER):
+            return 401, {"error": "unauthenticated"}
+        if analysts_only and token != ANALYST:
+            return 403, {"error": "forbidden"}
+        return 200, document
+
+    return answer
+
+
+def week12_app(version: str) -> dict[str, Route]:
+    return {
+        "/health": (
+            200,
+            {
+                "status": "healthy",
+                "database": "connected",
+                "cache": "connected",
+                "version": version,
+            },
+        ),
+        "/health/readiness": (200, {"ready": True}),
+        "/health/liveness": (200, {"alive": True}),
+        "/api/leaderboard": guarded({"entries": [{"user_id": 1, "xp": 500}]}),
+        "/api/users/1": guarded({"id": 1, "name": "ada", "xp": 500}),
+        "/api/users/2": guarded({"id": 2, "name": "grace", "xp": 320}),
+        "/api/users/3": guarded({"id": 3, "name": "linus", "xp": 100}),
+        "/api/users?name=x%27%20OR%20%271%27%3D%271": (400, {"error": "invalid name"}),
+        "/api/achievements?user_id=1": guarded({"badges": ["first-week", "streak-7"]}),
+        "/api/analytics/xp-by-day": guarded({"rows": [["2026-12-01", 920]]}, analysts_only=True),
+        "/api/analytics/active-users": guarded({"rows": [["2026-12-01", 3]]}, analysts_only=True),
+    }
+
+
+APP_EXPORTS = Exposition(
+    {
+        'app_requests_total{status="200"}': 100,
+        'app_requests_total{status="500"}': 0.1,
+        'app_request_duration_seconds_bucket{le="0.01"}': 80,
+        'app_request_duration_seconds_bucket{le="0.05"}': 99,
+        'app_request_duration_seconds_bucket{le="0.1"}': 100,
+        'app_request_duration_seconds_bucket{le="+Inf"}': 100,
+        'app_errors_total{type="db_connection"}': 0,
+        "process_cpu_seconds_total": 0.3,
+        "cache_hits_total": 90,
+        "cache_misses_total": 10,
+    },
+    {
+        "db_connections_active": 5,
+        "process_resident_memory_bytes": 60e6,
+        "node_filesystem_avail_bytes": 50e9,
+        "node_filesystem_size_bytes": 100e9,
+    },
+)
+USERS = [
+    (1, "ada", "2026-01-05T10:00:00+00:00"),
+    (2, "grace", "2026-02-01T08:30:00+00:00"),
+    (3, "linus", "2026-03-09T17:45:00+00:00"),
+]
+XP = [(i, 1 + i % 3, 10 * i) for i in range(1, 500)]
+BADGES = [
+    (1, "first-week", "2026-01-12"),
+    (1, "streak-7", "2026-01-19"),
+    (2, "first-week", "2026-02-08"),
+]
+TABLES = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, created_at {timestamp})",
+    "CREATE TABLE xp_events (id INTEGER PRIMARY KEY, user_id INTEGER, xp INTEGER)",
+    "CREATE TABLE achievements (user_id INTEGER, badge TEXT, earned_at TEXT, "
+    "PRIMARY KEY (user_id, badge))",
+)
+
+
+def python_db(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        for statement in TABLES:
+            db.execute(statement.format(timestamp="TEXT"))
+        db.executemany("INSERT INTO users VALUES (?, ?, ?)", USERS)
+        db.executemany("INSERT INTO xp_events VALUES (?, ?, ?)", XP)
+        db.executemany("INSERT INTO achievements VALUES (?, ?, ?)", BADGES)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def go_database() -> Iterator[Callable[[int], str]]:
+    """A PostgreSQL database of its own holding the Go app's migrated rows; `xp_delta` is
+    added to one XP event (a corrupted migration)."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"week12_{os.getpid()}_{time.monotonic_ns()}"
+    server = "host=127.0.0.1 port=5432 user=postgres"
+    try:
+        admin = psycopg.connect(f"{server} dbname=test", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as err:
+        require_service(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {err}")
+    admin.execute(f"CREATE DATABASE {name}")
+
+    def fill(xp_delta: int) -> str:
+        with psycopg.connect(f"{server} dbname={name}") as db:
+            for statement in TABLES:
+                db.execute(statement.format(timestamp="TIMESTAMPTZ"))
+            with db.cursor() as cursor:
+                cursor.executemany("INSERT INTO users VALUES (%s, %s, %s)", USERS)
+                cursor.executemany("INSERT INTO xp_events VALUES (%s, %s, %s)", XP)
+                cursor.executemany("INSERT INTO achievements VALUES (%s, %s, %s)", BADGES)
+            db.execute("UPDATE xp_events SET xp = xp + %s WHERE id = 42", (xp_delta,))
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+    yield fill
+    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+class Balancer:
+    """Debian's nginx, run as this test's own process, in front of the two apps through the
+    include file the example's nginx driver owns."""
+
+    def __init__(self, folder: Path, python: Service, go: Service) -> None:
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(nginx).is_file():
+            require_service("nginx is not installed (apt-get install nginx-light)")
+        folder.mkdir()
+        (folder / "tmp").mkdir()
+        self.include = folder / "week12-split.conf"
+        self.port, self.status = free_port(), f"127.0.0.1:{free_port()}"
+        conf = folder / "nginx.conf"
+        self.command = [nginx, "-p", str(folder), "-c", str(conf), "-e", "error.log"]
+        conf.write_text(
+            f"daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
+            f"error_log {folder}/error.log notice;\nevents {{ worker_connections 128; }}\n"
+            f"http {{\n  access_log off;\n  client_body_temp_path {folder}/tmp/body;\n"
+            f"  proxy_temp_path {folder}/tmp/proxy;\n  include {self.include};\n"
+            f"  server {{ listen 127.0.0.1:{self.port};"
+            " location / { proxy_pass http://week12_backend; } }\n}\n"
+        )
+        # The Python app takes everything before the cutover (what `cutover shift 0` writes).
+        self.include.write_text(
+            f"upstream week12_backend {{ server {python.address}; }}\n"
+            f"server {{ listen {self.status}; location / {{ return 404; }} }}\n"
+        )
+        self.env = {
+            "WEEK12_NGINX_INCLUDE": str(self.include),
+            "WEEK12_PYTHON_UPSTREAM": python.address,
+            "WEEK12_GO_UPSTREAM": go.address,
+            "WEEK12_NGINX_STATUS": self.status,
+            "WEEK12_NGINX_COMMAND": shlex.join(self.command),
+        }
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"nginx did not start: {(folder / 'error.log').read_text()}")
+
+    def versions(self, count: int) -> list[str]:
+        with httpx.Client(base_url=f"http://127.0.0.1:{self.port}") as client:
+            return [client.get("/health").json()["version"] for _ in range(count)]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def week12(
+    serve: Callable[..., Service],
+    prometheus: Callable[[Jobs], str],
+    go_database: Callable[[int], str],
+    tmp_path: Path,
+) -> Iterator[Callable[[int], tuple[dict[str, str], Balancer]]]:
+    balancers: list[Balancer] = []
+
+    def start(xp_delta: int) -> tuple[dict[str, str], Balancer]:
+        python, go = serve(week12_app("python"), APP_EXPORTS), serve(week12_app("go"), APP_EXPORTS)
+        url = prometheus(
+            {
+                "python": (python, {"job": "week12", "app": "python"}),
+                "go": (go, {"job": "week12", "app": "go"}),
+            }
+        )
+        balancers.append(Balancer(tmp_path / "nginx", python, go))
+        env = {
+            "WEEK12_PYTHON_URL": python.url,
+            "WEEK12_GO_URL": go.url,
+            "WEEK12_SQLITE": python_db(tmp_path / "python.db"),
+            "WEEK12_POSTGRES": go_database(xp_delta),
+            "WEEK12_PROMETHEUS_URL": url,
+            "WEEK12_ANALYST_TOKEN": ANALYST,
+            "WEEK12_USER_TOKEN": USER,
+            "WEEK12_STATE_DIR": str(tmp_path / "state"),
+            **balancers[-1].env,
+        }
+        return env, balancers[-1]
+
+    yield start
+    for balancer in balancers:
+        balancer.stop()
+
+
+# 1000 requests/s is the staging load test; here a tenth of 300 (the canary step's share), and
+# the latency budget of a 2-core machine shared with a dozen processes (see STINKSTER_ON_CI).
+LIGHTER_LOAD = {
+    "rate = 1000": "rate = 300",
+    "users = 100": "users = 30",
+    'thresholds = ["p95 < 100ms", "error_rate < 1%", "rps >= 0.9 * target_rps"]': (
+        'thresholds = ["p95 < 2s", "error_rate < 1%", "rps >= 0.9 * target_rps"]'
+    ),
+}
+
+
+def test_week12_canary_is_go_and_nginx_sends_a_tenth_to_go(
+    week12: Callable[[int], tuple[dict[str, str], Balancer]], tmp_path: Path
+) -> None:
+    env, balancer = week12(0)
+    run = run_example(
+        "week12-go",
+        tmp_path,
+        env,
+        "--cutover-step",
+        "10",
+        "--cutover-promote",
+        changes=LIGHTER_LOAD,
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    gates = ("smoke", "ab", "integrity", "load", "metrics")
+    assert {run.gate(g) for g in gates} == {"GO"}
+    assert balancer.versions(100).count("go") == 10
+
+
+def test_week12_a_corrupted_xp_row_is_no_go_and_python_takes_every_request_back(
+    week12: Callable[[int], tuple[dict[str, str], Balancer]], tmp_path: Path
+) -> None:
+    env, balancer = week12(5)
+    run = run_example(
+        "week12-go", tmp_path, env, "--cutover-step", "10", "-m", "canary_gate and not load"
+    )
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert run.gate("integrity") == "NO-GO"
+    assert "id=42" in run.reasons
+    assert set(balancer.versions(20)) == {"python"}
+    assert (tmp_path / "state" / "rollbacks").read_text().startswith("python writable: ")
