@@ -615,6 +615,7 @@ HEARTBEAT_SERVICE = Exposition(
         "pg_settings_max_connections": 100,
         "redis_memory_used_bytes": 100e6,
         "redis_memory_max_bytes": 1e9,
+        "redis_up": 1,
     },
 )
 
@@ -722,26 +723,31 @@ def week12_app(version: str) -> dict[str, Route]:
     }
 
 
-APP_EXPORTS = Exposition(
-    {
-        'app_requests_total{status="200"}': 100,
-        'app_requests_total{status="500"}': 0.1,
-        'app_request_duration_seconds_bucket{le="0.01"}': 80,
-        'app_request_duration_seconds_bucket{le="0.05"}': 99,
-        'app_request_duration_seconds_bucket{le="0.1"}': 100,
-        'app_request_duration_seconds_bucket{le="+Inf"}': 100,
-        'app_errors_total{type="db_connection"}': 0,
-        "process_cpu_seconds_total": 0.3,
-        "cache_hits_total": 90,
-        "cache_misses_total": 10,
-    },
-    {
-        "db_connections_active": 5,
-        "process_resident_memory_bytes": 60e6,
-        "node_filesystem_avail_bytes": 50e9,
-        "node_filesystem_size_bytes": 100e9,
-    },
-)
+def app_exports(writes: str) -> Exposition:
+    """An app's exports; `writes` is the status its POSTs get (Python, read-only: 405)."""
+    return Exposition(
+        {
+            'app_requests_total{method="GET",status="200"}': 100,
+            'app_requests_total{method="GET",status="500"}': 0.1,
+            f'app_requests_total{{method="POST",status="{writes}"}}': 2,
+            'app_request_duration_seconds_bucket{le="0.01"}': 80,
+            'app_request_duration_seconds_bucket{le="0.05"}': 99,
+            'app_request_duration_seconds_bucket{le="0.1"}': 100,
+            'app_request_duration_seconds_bucket{le="+Inf"}': 100,
+            'app_errors_total{type="db_connection"}': 0,
+            "process_cpu_seconds_total": 0.3,
+            "cache_hits_total": 90,
+            "cache_misses_total": 10,
+        },
+        {
+            "db_connections_active": 5,
+            "process_resident_memory_bytes": 60e6,
+            "node_filesystem_avail_bytes": 50e9,
+            "node_filesystem_size_bytes": 100e9,
+        },
+    )
+
+
 USERS = [
     (1, "ada", "2026-01-05T10:00:00+00:00"),
     (2, "grace", "2026-02-01T08:30:00+00:00"),
@@ -866,7 +872,10 @@ def week12(
     balancers: list[Balancer] = []
 
     def start(xp_delta: int) -> tuple[dict[str, str], Balancer]:
-        python, go = serve(week12_app("python"), APP_EXPORTS), serve(week12_app("go"), APP_EXPORTS)
+        python, go = (
+            serve(week12_app("python"), app_exports(writes="405")),
+            serve(week12_app("go"), app_exports(writes="201")),
+        )
         url = prometheus(
             {
                 "python": (python, {"job": "week12", "app": "python"}),
