@@ -22,12 +22,12 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 import pytest
@@ -90,11 +90,16 @@ def merged(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
         below = result.get(key)
         if isinstance(below, dict) and isinstance(value, dict):
             result[key] = merged(below, value)
-        elif isinstance(below, list) and isinstance(value, list):
-            result[key] = below + value
+        elif _tables(below) and _tables(value):
+            result[key] = [*below, *value]
         else:
             result[key] = value
     return result
+
+
+def _tables(value: object) -> TypeGuard[list[dict[str, Any]]]:
+    """An array of tables ([[smoke.endpoints]]): what a fragment appends to."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
 def toml_value(value: object) -> str:
@@ -107,6 +112,17 @@ def toml_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return json.dumps(value)
+
+
+def with_fragment(text: str, fragment: Path) -> str:
+    """cutover.toml's text with a needs-<branch>.toml merged over it."""
+    data = merged(tomllib.loads(text), tomllib.loads(fragment.read_text()))
+    return "".join(f"{json.dumps(key)} = {toml_value(value)}\n" for key, value in data.items())
+
+
+def needs(branch: str) -> pytest.MarkDecorator:
+    merged_in, keys = PENDING[branch]
+    return pytest.mark.skipif(not merged_in, reason=f"needs branch {branch}: {keys}")
 
 
 @pytest.mark.parametrize(
@@ -122,13 +138,8 @@ def test_blocks_waiting_for_a_branch_validate_once_it_is_merged(
         pytest.skip(f"needs branch {branch}: {keys}")
     folder = tmp_path / Path(fragment).parent
     shutil.copytree(EXAMPLES / Path(fragment).parent, folder)
-    data = merged(
-        tomllib.loads((folder / "cutover.toml").read_text()),
-        tomllib.loads((EXAMPLES / fragment).read_text()),
-    )
-    (folder / "cutover.toml").write_text(
-        "".join(f"{json.dumps(key)} = {toml_value(value)}\n" for key, value in data.items())
-    )
+    config = folder / "cutover.toml"
+    config.write_text(with_fragment(config.read_text(), EXAMPLES / fragment))
     result = subprocess.run(
         [sys.executable, "-m", "pytest_cutover.cli", "check", "--config", "cutover.toml"],
         cwd=folder,
@@ -168,9 +179,14 @@ Jobs = Mapping[str, tuple["Service", dict[str, str]]]
 class Service:
     """A real HTTP server on loopback: fixed JSON answers per path (query included), its
     exposition on /metrics, 404 elsewhere; a PUT or POST is kept in `received` and answered
-    200 (a load balancer's admin API)."""
+    200 (a load balancer's admin API); a CORS preflight allows the `cors` origins."""
 
-    def __init__(self, routes: Mapping[str, Route], exposition: Exposition | None = None) -> None:
+    def __init__(
+        self,
+        routes: Mapping[str, Route],
+        exposition: Exposition | None = None,
+        cors: Sequence[str] = (),
+    ) -> None:
         metrics = exposition or Exposition()
         received: list[tuple[str, str, bytes]] = []
         self.received = received
@@ -193,6 +209,17 @@ class Service:
                 self.reply(200, b'{"ok": true}', "application/json")
 
             do_POST = do_PUT
+
+            def do_OPTIONS(self) -> None:
+                """A CORS preflight: only the origins in `cors` are allowed."""
+                origin = self.headers.get("Origin", "")
+                self.send_response(204)
+                if origin in cors:
+                    self.send_header("Access-Control-Allow-Origin", origin)
+                    self.send_header("Access-Control-Allow-Methods", "GET, OPTIONS")
+                    self.send_header("Vary", "Origin")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def reply(self, status: int, body: bytes, content_type: str) -> None:
                 self.send_response(status)
@@ -219,8 +246,10 @@ class Service:
 def serve() -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
-    def start(routes: Mapping[str, Route], exposition: Exposition | None = None) -> Service:
-        started.append(Service(routes, exposition))
+    def start(
+        routes: Mapping[str, Route], exposition: Exposition | None = None, cors: Sequence[str] = ()
+    ) -> Service:
+        started.append(Service(routes, exposition, cors))
         return started[-1]
 
     yield start
@@ -307,9 +336,11 @@ def run_example(
     env: Mapping[str, str],
     *args: str,
     changes: Mapping[str, str] | None = None,
+    fragment: str | None = None,
 ) -> Run:
-    """`pytest -m canary_gate` in a copy of the example's folder, windows shortened and each
-    of `changes` (a line of the example -> the line the test runs) made."""
+    """`pytest -m canary_gate` in a copy of the example's folder, windows shortened, each of
+    `changes` (a line of the example -> the line the test runs) made, and `fragment` (a
+    needs-<branch>.toml) merged over it."""
     folder = tmp_path / name
     shutil.copytree(EXAMPLES / name, folder)
     config = folder / "cutover.toml"
@@ -317,7 +348,7 @@ def run_example(
     for line, replacement in (changes or {}).items():
         assert f"\n{line}\n" in text, f"{name}: no line {line!r}"
         text = text.replace(f"\n{line}\n", f"\n{replacement}\n")
-    config.write_text(text)
+    config.write_text(with_fragment(text, folder / fragment) if fragment else text)
     reports = tmp_path / "reports"
     environ = {**os.environ, **env, "CUTOVER_REPORTS": str(reports)}
     environ.pop("PYTEST_XDIST_WORKER", None)
@@ -602,22 +633,26 @@ def robot_api(prefix: str, health: str, types: list[str]) -> dict[str, Answer]:
     return routes
 
 
-HEARTBEAT_SERVICE = Exposition(
-    {
-        'http_requests_total{status="200"}': 40,
-        'http_requests_total{status="500"}': 0.01,
-        'http_request_duration_seconds_bucket{le="0.05"}': 39,
-        'http_request_duration_seconds_bucket{le="0.1"}': 40,
-        'http_request_duration_seconds_bucket{le="+Inf"}': 40,
-    },
-    {
-        "pg_stat_activity_count": 20,
-        "pg_settings_max_connections": 100,
-        "redis_memory_used_bytes": 100e6,
-        "redis_memory_max_bytes": 1e9,
-        "redis_up": 1,
-    },
-)
+def heartbeat_service(p99_over_100ms: bool = False) -> Exposition:
+    """A heartbeat service's exports: 40 requests/s, a p99 near 80 ms (or near 180 ms)."""
+    slow = 2 if p99_over_100ms else 0
+    return Exposition(
+        {
+            'http_requests_total{status="200"}': 40,
+            'http_requests_total{status="500"}': 0.01,
+            'http_request_duration_seconds_bucket{le="0.05"}': 39 - slow,
+            'http_request_duration_seconds_bucket{le="0.1"}': 40 - slow,
+            'http_request_duration_seconds_bucket{le="0.2"}': 40,
+            'http_request_duration_seconds_bucket{le="+Inf"}': 40,
+        },
+        {
+            "pg_stat_activity_count": 20,
+            "pg_settings_max_connections": 100,
+            "redis_memory_used_bytes": 100e6,
+            "redis_memory_max_bytes": 1e9,
+            "redis_up": 1,
+        },
+    )
 
 
 def heartbeat_db(path: Path, heartbeats: str) -> str:
@@ -637,9 +672,12 @@ def lekiwi(
     prometheus: Callable[[Jobs], str],
     tmp_path: Path,
     new_types: list[str],
+    p99_over_100ms: bool = False,
 ) -> dict[str, str]:
-    legacy = serve(robot_api("", "/health", ["arm", "rover"]), HEARTBEAT_SERVICE)
-    new = serve(robot_api("/api/v2", "/api/v2/health", new_types), HEARTBEAT_SERVICE)
+    legacy = serve(robot_api("", "/health", ["arm", "rover"]), heartbeat_service())
+    new = serve(
+        robot_api("/api/v2", "/api/v2/health", new_types), heartbeat_service(p99_over_100ms)
+    )
     url = prometheus({"legacy": (legacy, {"system": "legacy"}), "new": (new, {"system": "new"})})
     return {
         "LEKIWI_LEGACY_URL": legacy.url,
@@ -680,9 +718,59 @@ def test_lekiwi_a_robot_type_missing_is_no_go_and_the_universal_rollback_runs(
     assert (tmp_path / "state" / "rollbacks").read_text().startswith("canary: ")
 
 
+@needs("policy")
+def test_lekiwi_p99_over_100ms_holds_the_step_without_rolling_back(
+    serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
+) -> None:
+    env = lekiwi(serve, prometheus, tmp_path, new_types=["arm", "rover"], p99_over_100ms=True)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "traffic-split").write_text("10 operator\n")
+    run = run_example(
+        "lekiwi",
+        tmp_path,
+        env,
+        "--cutover-step",
+        "25",
+        "--cutover-promote",
+        *WITHOUT_LOAD,
+        fragment="needs-policy.toml",
+    )
+    assert run.returncode == 14, run.stdout[-3000:]
+    assert run.decision["outcome"] == "HOLD"
+    warnings = " ".join(map(str, run.decision["warnings"]))  # type: ignore[call-overload]
+    assert "p99 latency: warning breached" in warnings
+    assert "limit < 100 ms" in warnings
+    assert (tmp_path / "state" / "traffic-split").read_text() == "10 operator\n"
+    assert not (tmp_path / "state" / "rollbacks").exists()
+
+
+@needs("policy")
+def test_lekiwi_universal_rollback_gets_the_phase_and_the_reason(
+    serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
+) -> None:
+    env = lekiwi(serve, prometheus, tmp_path, new_types=["arm"])
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "traffic-split").write_text("10 operator\n")
+    run = run_example(
+        "lekiwi",
+        tmp_path,
+        env,
+        "--cutover-step",
+        "25",
+        *WITHOUT_LOAD,
+        fragment="needs-policy.toml",
+    )
+    assert run.returncode == 1, run.stdout[-3000:]
+    rollback = (tmp_path / "state" / "rollbacks").read_text()
+    assert rollback.startswith("canary_25: "), rollback
+    assert "GET /robots/types" in rollback
+
+
 # --- 004 week12-go ---------------------------------------------------------------------------
 
 ANALYST, USER = "analyst-token", "user-token"
+WEEK12_ORIGIN = "https://app.week12.example"
+Week12 = Callable[..., tuple[dict[str, str], "Balancer"]]
 
 
 def guarded(document: object, analysts_only: bool = False) -> Guarded:
@@ -699,7 +787,7 @@ def guarded(document: object, analysts_only: bool = False) -> Guarded:
     return answer
 
 
-def week12_app(version: str) -> dict[str, Route]:
+def week12_app(version: str, users_read_analytics: bool = False) -> dict[str, Route]:
     return {
         "/health": (
             200,
@@ -718,7 +806,9 @@ def week12_app(version: str) -> dict[str, Route]:
         "/api/users/3": guarded({"id": 3, "name": "linus", "xp": 100}),
         "/api/users?name=x%27%20OR%20%271%27%3D%271": (400, {"error": "invalid name"}),
         "/api/achievements?user_id=1": guarded({"badges": ["first-week", "streak-7"]}),
-        "/api/analytics/xp-by-day": guarded({"rows": [["2026-12-01", 920]]}, analysts_only=True),
+        "/api/analytics/xp-by-day": guarded(
+            {"rows": [["2026-12-01", 920]]}, analysts_only=not users_read_analytics
+        ),
         "/api/analytics/active-users": guarded({"rows": [["2026-12-01", 3]]}, analysts_only=True),
     }
 
@@ -868,13 +958,15 @@ def week12(
     prometheus: Callable[[Jobs], str],
     go_database: Callable[[int], str],
     tmp_path: Path,
-) -> Iterator[Callable[[int], tuple[dict[str, str], Balancer]]]:
+) -> Iterator[Week12]:
     balancers: list[Balancer] = []
 
-    def start(xp_delta: int) -> tuple[dict[str, str], Balancer]:
+    def start(xp_delta: int, users_read_analytics: bool = False) -> tuple[dict[str, str], Balancer]:
         python, go = (
-            serve(week12_app("python"), app_exports(writes="405")),
-            serve(week12_app("go"), app_exports(writes="201")),
+            serve(week12_app("python"), app_exports(writes="405"), cors=[WEEK12_ORIGIN]),
+            serve(
+                week12_app("go", users_read_analytics), app_exports(writes="201"), [WEEK12_ORIGIN]
+            ),
         )
         url = prometheus(
             {
@@ -912,9 +1004,7 @@ LIGHTER_LOAD = {
 }
 
 
-def test_week12_canary_is_go_and_nginx_sends_a_tenth_to_go(
-    week12: Callable[[int], tuple[dict[str, str], Balancer]], tmp_path: Path
-) -> None:
+def test_week12_canary_is_go_and_nginx_sends_a_tenth_to_go(week12: Week12, tmp_path: Path) -> None:
     env, balancer = week12(0)
     run = run_example(
         "week12-go",
@@ -932,7 +1022,7 @@ def test_week12_canary_is_go_and_nginx_sends_a_tenth_to_go(
 
 
 def test_week12_a_corrupted_xp_row_is_no_go_and_python_takes_every_request_back(
-    week12: Callable[[int], tuple[dict[str, str], Balancer]], tmp_path: Path
+    week12: Week12, tmp_path: Path
 ) -> None:
     env, balancer = week12(5)
     run = run_example(
@@ -943,3 +1033,28 @@ def test_week12_a_corrupted_xp_row_is_no_go_and_python_takes_every_request_back(
     assert "id=42" in run.reasons
     assert set(balancer.versions(20)) == {"python"}
     assert (tmp_path / "state" / "rollbacks").read_text().startswith("python writable: ")
+
+
+@needs("smokesec")
+@pytest.mark.parametrize("users_read_analytics", [False, True], ids=["strict", "authz-open"])
+def test_week12_security_gate_refuses_what_the_runbook_says(
+    week12: Week12, tmp_path: Path, users_read_analytics: bool
+) -> None:
+    env, _ = week12(0, users_read_analytics=users_read_analytics)
+    run = run_example(
+        "week12-go",
+        tmp_path,
+        env,
+        "--cutover-step",
+        "10",
+        "-m",
+        "security",
+        fragment="needs-smokesec.toml",
+    )
+    if not users_read_analytics:
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert run.gate("security") == "GO"
+        return
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert run.gate("security") == "NO-GO"
+    assert "/api/analytics/xp-by-day" in run.reasons
