@@ -179,7 +179,8 @@ Jobs = Mapping[str, tuple["Service", dict[str, str]]]
 class Service:
     """A real HTTP server on loopback: fixed JSON answers per path (query included), its
     exposition on /metrics, 404 elsewhere; a PUT or POST is kept in `received` and answered
-    200 (a load balancer's admin API); a CORS preflight allows the `cors` origins."""
+    as its path's route says, or 200 (a load balancer's admin API); a CORS preflight allows the
+    `cors` origins."""
 
     def __init__(
         self,
@@ -206,7 +207,9 @@ class Service:
             def do_PUT(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 received.append((self.command, self.path, self.rfile.read(length)))
-                self.reply(200, b'{"ok": true}', "application/json")
+                answer = routes.get(self.path, (200, {"ok": True}))
+                status, document = answer(self.headers) if callable(answer) else answer
+                self.reply(status, json.dumps(document).encode(), "application/json")
 
             do_POST = do_PUT
 
@@ -512,8 +515,12 @@ def test_smart_streaming_parse_rate_below_90_percent_is_no_go_and_rolls_back(
 
 # --- 002 rawdog-7c ---------------------------------------------------------------------------
 
-RAWDOG_ROUTES: dict[str, Answer] = {
+RAWDOG_ROUTES: dict[str, Route] = {
     "/api/health": (200, {"status": "healthy"}),
+    # The integrations' sandboxes, POSTed to by needs-smokesec.toml's smoke endpoints.
+    "/api/webhooks/test": (202, {"queued": True}),
+    "/api/email/test": (202, {"queued": True}),
+    "/api/payments/sandbox-charge": (200, {"charge_id": "ch_sandbox_1"}),
     "/api/checkout/session-check": (200, {"ok": True, "provider": "stripe-sandbox"}),
     "/creator/login": (200, "<html><body><form>creator login</form></body></html>"),
     "/api/mcp/health": (200, {"connected": True}),
@@ -568,9 +575,11 @@ def rawdog(
     prometheus: Callable[[Jobs], str],
     tmp_path: Path,
     green_errors_per_second: float,
+    green_payments: Answer = (200, {"charge_id": "ch_sandbox_1"}),
 ) -> tuple[dict[str, str], Service]:
     blue = serve(RAWDOG_ROUTES, colour(0.1))
-    green = serve(RAWDOG_ROUTES, colour(green_errors_per_second))
+    green_routes = {**RAWDOG_ROUTES, "/api/payments/sandbox-charge": green_payments}
+    green = serve(green_routes, colour(green_errors_per_second))
     balancer = serve({})
     url = prometheus(
         {
@@ -1058,3 +1067,31 @@ def test_week12_security_gate_refuses_what_the_runbook_says(
     assert run.returncode == 1, run.stdout[-3000:]
     assert run.gate("security") == "NO-GO"
     assert "/api/analytics/xp-by-day" in run.reasons
+
+
+@needs("smokesec")
+@pytest.mark.parametrize("payments_down", [False, True], ids=["sandboxes-up", "payments-500"])
+def test_rawdog_integrations_are_posted_to_their_sandboxes(
+    serve: Callable[..., Service],
+    prometheus: Callable[[Jobs], str],
+    tmp_path: Path,
+    payments_down: bool,
+) -> None:
+    payments: Answer = (500, {"error": "gateway"}) if payments_down else (200, {"charge_id": "c"})
+    env, _ = rawdog(serve, prometheus, tmp_path, 0.1, green_payments=payments)
+    run = run_example(
+        "rawdog-7c",
+        tmp_path,
+        env,
+        "--cutover-step",
+        "10",
+        "-m",
+        "smoke",
+        fragment="needs-smokesec.toml",
+    )
+    if not payments_down:
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert run.gate("smoke") == "GO"
+        return
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert "payments (sandbox)" in run.reasons
