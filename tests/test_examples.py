@@ -6,7 +6,8 @@ The stand-in systems are real HTTP servers; what they cannot have here is produc
 so their Prometheus metrics are functions of time (a counter grows at a set rate): the gates
 read them through a real scrape or a real Prometheus server exactly as they would production's.
 An example runs from a copy of its folder with its time windows shortened (minutes to seconds,
-see `shortened`); everything else is the file users read.
+see `shortened`); a test that changes one more line says which and why, and a test of a block
+waiting for a branch (needs-<branch>.toml) merges it in and is skipped until that branch is.
 """
 
 from __future__ import annotations
