@@ -35,6 +35,7 @@ import pytest
 
 from pytest_cutover.actions.config import ActionsConfig
 from pytest_cutover.config import CutoverConfig, SystemConfig
+from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.launcher import free_port
 
 from .conftest import REPO, require_service
@@ -79,9 +80,11 @@ PENDING = {
         "[systems.NAME.services.SERVICE], [security], smoke endpoints with safe = true",
     ),
     "policy": (
-        "notify" in ActionsConfig.model_fields,
-        "[[actions.rollback]] helpers, actions.on_warning/rollback_to/notify, [steps.N.SECTION]",
+        "notify" in ActionsConfig.model_fields and "resources" in CutoverConfig.model_fields,
+        "[[actions.rollback]] helpers, actions.on_warning/rollback_to/notify, [steps.N.SECTION], "
+        "[resources]",
     ),
+    "loadstats": ("baseline" in LoadConfig.model_fields, "[load] baseline"),
 }
 
 
