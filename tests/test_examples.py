@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from pytest_cutover.actions.config import ActionsConfig
-from pytest_cutover.config import CutoverConfig, SystemConfig
+from pytest_cutover.config import CutoverConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.launcher import free_port
 
@@ -75,10 +75,6 @@ def test_every_example_passes_cutover_check(name: str) -> None:
 # merged over its cutover.toml (tables key by key, arrays of tables appended, anything else
 # replaced), they must pass `cutover check` once that branch is in.
 PENDING = {
-    "smokesec": (
-        "services" in SystemConfig.model_fields and "security" in CutoverConfig.model_fields,
-        "[systems.NAME.services.SERVICE], [security], smoke endpoints with safe = true",
-    ),
     "policy": (
         "notify" in ActionsConfig.model_fields and "resources" in CutoverConfig.model_fields,
         "[[actions.rollback]] helpers, actions.on_warning/rollback_to/notify, [steps.N.SECTION], "
@@ -395,7 +391,12 @@ def stinkster(serve: Callable[..., Service], memory_mb: float) -> dict[str, str]
             {"process_resident_memory_bytes": memory_mb * 1e6},
         ),
     )
-    return {"STINKSTER_LEGACY_URL": legacy.url, "STINKSTER_NEW_URL": new.url}
+    services = {port: serve({"/health": (200, {"status": "ok"})}) for port in (3002, 3003, 3004)}
+    return {
+        "STINKSTER_LEGACY_URL": legacy.url,
+        "STINKSTER_NEW_URL": new.url,
+        **{f"STINKSTER_{port}_URL": service.url for port, service in services.items()},
+    }
 
 
 def test_stinkster_canary_is_go_and_the_split_script_moves_traffic(
@@ -521,7 +522,7 @@ def test_smart_streaming_parse_rate_below_90_percent_is_no_go_and_rolls_back(
 
 RAWDOG_ROUTES: dict[str, Route] = {
     "/api/health": (200, {"status": "healthy"}),
-    # The integrations' sandboxes, POSTed to by needs-smokesec.toml's smoke endpoints.
+    # The integrations' sandboxes, POSTed to by the example's smoke endpoints.
     "/api/webhooks/test": (202, {"queued": True}),
     "/api/email/test": (202, {"queued": True}),
     "/api/payments/sandbox-charge": (200, {"charge_id": "ch_sandbox_1"}),
@@ -692,7 +693,11 @@ def lekiwi(
         robot_api("/api/v2", "/api/v2/health", new_types), heartbeat_service(p99_over_100ms)
     )
     url = prometheus({"legacy": (legacy, {"system": "legacy"}), "new": (new, {"system": "new"})})
+    sync = serve({"/health": (200, {"ok": True}), "/api/sync/status": (200, {"lag_s": 3})})
+    others = {port: serve({"/health": (200, {"ok": True})}) for port in (8003, 8004)}
     return {
+        "LEKIWI_SYNC_URL": sync.url,
+        **{f"LEKIWI_{port}_URL": service.url for port, service in others.items()},
         "LEKIWI_LEGACY_URL": legacy.url,
         "LEKIWI_NEW_URL": new.url,
         "LEKIWI_PROMETHEUS_URL": url,
@@ -715,6 +720,8 @@ def test_lekiwi_canary_is_go_with_the_v2_prefix_and_renamed_table(
     run = run_example("lekiwi", tmp_path, env, "--cutover-step", "10", *WITHOUT_LOAD)
     assert run.returncode == 0, run.stdout[-3000:]
     assert {run.gate(g) for g in ("smoke", "ab", "metrics", "integrity")} == {"GO"}
+    judged = [str(test["nodeid"]) for test in run.decision["tests"]]  # type: ignore[attr-defined]
+    assert any("sync status" in nodeid for nodeid in judged), judged
 
 
 def test_lekiwi_a_robot_type_missing_is_no_go_and_the_universal_rollback_runs(
@@ -1029,7 +1036,7 @@ def test_week12_canary_is_go_and_nginx_sends_a_tenth_to_go(week12: Week12, tmp_p
         changes=LIGHTER_LOAD,
     )
     assert run.returncode == 0, run.stdout[-3000:]
-    gates = ("smoke", "ab", "integrity", "load", "metrics")
+    gates = ("smoke", "security", "ab", "integrity", "load", "metrics")
     assert {run.gate(g) for g in gates} == {"GO"}
     assert balancer.versions(100).count("go") == 10
 
@@ -1048,22 +1055,12 @@ def test_week12_a_corrupted_xp_row_is_no_go_and_python_takes_every_request_back(
     assert (tmp_path / "state" / "rollbacks").read_text().startswith("python writable: ")
 
 
-@needs("smokesec")
 @pytest.mark.parametrize("users_read_analytics", [False, True], ids=["strict", "authz-open"])
 def test_week12_security_gate_refuses_what_the_runbook_says(
     week12: Week12, tmp_path: Path, users_read_analytics: bool
 ) -> None:
     env, _ = week12(0, users_read_analytics=users_read_analytics)
-    run = run_example(
-        "week12-go",
-        tmp_path,
-        env,
-        "--cutover-step",
-        "10",
-        "-m",
-        "security",
-        fragment="needs-smokesec.toml",
-    )
+    run = run_example("week12-go", tmp_path, env, "--cutover-step", "10", "-m", "security")
     if not users_read_analytics:
         assert run.returncode == 0, run.stdout[-3000:]
         assert run.gate("security") == "GO"
@@ -1073,7 +1070,6 @@ def test_week12_security_gate_refuses_what_the_runbook_says(
     assert "/api/analytics/xp-by-day" in run.reasons
 
 
-@needs("smokesec")
 @pytest.mark.parametrize("payments_down", [False, True], ids=["sandboxes-up", "payments-500"])
 def test_rawdog_integrations_are_posted_to_their_sandboxes(
     serve: Callable[..., Service],
@@ -1083,16 +1079,7 @@ def test_rawdog_integrations_are_posted_to_their_sandboxes(
 ) -> None:
     payments: Answer = (500, {"error": "gateway"}) if payments_down else (200, {"charge_id": "c"})
     env, _ = rawdog(serve, prometheus, tmp_path, 0.1, green_payments=payments)
-    run = run_example(
-        "rawdog-7c",
-        tmp_path,
-        env,
-        "--cutover-step",
-        "10",
-        "-m",
-        "smoke",
-        fragment="needs-smokesec.toml",
-    )
+    run = run_example("rawdog-7c", tmp_path, env, "--cutover-step", "10", "-m", "smoke")
     if not payments_down:
         assert run.returncode == 0, run.stdout[-3000:]
         assert run.gate("smoke") == "GO"
