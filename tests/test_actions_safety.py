@@ -130,7 +130,8 @@ def test_kill_9_during_the_helper_then_an_immediate_second_run_runs_no_second_he
 
     still = cutover("status", "--json", cwd=folder)
     assert still.returncode == UNRESOLVED_EXIT
-    assert [r["action"] for r in json.loads(still.stdout)["interrupted_actions"]] == ["rollback"]
+    interrupted = json.loads(still.stdout)["interrupted_actions"]
+    assert [r["action"] for r in interrupted] == ["rollback", "helper"]
     resolved = cutover("resolve", "--note", "helper finished; traffic on legacy", cwd=folder)
     assert resolved.returncode == 0, resolved.stdout
     assert "resolve: done: recorded for rollback started" in resolved.stdout
