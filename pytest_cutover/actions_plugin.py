@@ -63,7 +63,8 @@ def pytest_cutover_act(decision: Decision, config: pytest.Config) -> ActionsRepo
     values = decision_values(
         decision.verdict.value, decision.outcome, decision.step, decision.reasons
     )
-    sent = notifier.send("decision", decision.outcome, values) if notifier else []
+    kind = "HOLD" if decision.held else decision.verdict.value
+    sent = notifier.send("decision", kind, values) if notifier else []
     outcome = _act(decision, config, cutover_config)
     if outcome is not None and notifier is not None:
         about = {
@@ -73,7 +74,7 @@ def pytest_cutover_act(decision: Decision, config: pytest.Config) -> ActionsRepo
             "detail": outcome.detail,
             "percent": "none" if outcome.to_percent is None else f"{outcome.to_percent:g}",
         }
-        sent += notifier.send("action", decision.outcome, about)
+        sent += notifier.send("action", kind, about)
     if outcome is None and not sent:
         return None
     return report_of(outcome, [s.to_dict() for s in sent])

@@ -49,12 +49,12 @@ class Notifier:
         self.audit = audit
         self.redactor = redactor
 
-    def send(self, event: Event, outcome: str, values: Mapping[str, str]) -> list[Sent]:
-        """Notify every target that wants `event` for this `outcome` (GO, NO-GO,
-        INCONCLUSIVE, HOLD). Never raises."""
+    def send(self, event: Event, verdict: str, values: Mapping[str, str]) -> list[Sent]:
+        """Notify every target that wants `event` for this `verdict` (GO, NO-GO,
+        INCONCLUSIVE, or HOLD for a GO held by warnings). Never raises."""
         sent: list[Sent] = []
         for index, target in enumerate(self.targets):
-            if event not in target.events or outcome not in target.on:
+            if event not in target.events or verdict not in target.on:
                 continue
             name = target.name or f"notify {index + 1}"
             result = self._call(target, {**self._clean(values), "event": event})
