@@ -33,6 +33,7 @@ from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.gates.integrity.config import IntegrityConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.metrics.config import MetricsConfig
+from pytest_cutover.gates.resources.config import ResourcesConfig
 from pytest_cutover.gates.smoke.config import SmokeConfig
 from pytest_cutover.output import Output
 from pytest_cutover.redact import (
@@ -105,6 +106,7 @@ class CutoverConfig(Section):
     integrity: IntegrityConfig = IntegrityConfig()
     load: LoadConfig | None = None
     metrics: MetricsConfig = MetricsConfig()
+    resources: ResourcesConfig | None = None
     traffic: TrafficConfig | None = None
     actions: ActionsConfig | None = None
 
