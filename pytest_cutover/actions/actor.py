@@ -294,7 +294,7 @@ class Actor:
         results: list[dict[str, Any]] = []
         if helpers and unlocked is not None:
             parts.append(
-                f"helper {request.helper}: NOT RUN, since each runs exactly once only under the "
+                f"helper {request.helper}: NOT RUN, since it runs exactly once only under the "
                 f"lock ({unlocked}); run `cutover rollback` once the lock file can be made"
             )
             failed = True
