@@ -13,6 +13,7 @@ import pytest
 
 from pytest_cutover.decision import HOLD_EXIT, ROLLBACK_FAILED_EXIT
 from tests.actions_support import actions_toml, audit, decision_json, lines, make_project
+from tests.test_cli import cutover
 
 PYTHON = json.dumps(sys.executable)
 
@@ -215,3 +216,11 @@ env = {{ NOTE = "${{LICENCE_VALUE}}" }}
     folder = project(pytester.path, actions, verdict="fail")
     assert gate(pytester, "50").ret == 1
     assert "helper ran, token ***" in (folder / "reports" / "audit.jsonl").read_text()
+
+
+def test_cutover_run_stops_at_a_held_step(tmp_path: Path) -> None:
+    folder = project(tmp_path, HELD, verdict="warn", weight="0")
+    result = cutover("run", "--steps", "10,50", cwd=folder)
+    assert result.returncode == HOLD_EXIT, result.stdout + result.stderr
+    assert "step 10%: held on a warning; stopping (exit status 14)" in result.stdout
+    assert not (folder / "traffic.log").exists()

@@ -24,6 +24,7 @@ from pytest_cutover.actions.actor import Actor
 from pytest_cutover.actions.lock import LockBusy, action_lock
 from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
 from pytest_cutover.config import CutoverConfig
+from pytest_cutover.decision import HOLD_EXIT
 
 STATE_FILE = "cutover-run.json"
 RUN_LOCK = "cutover-run.lock"
@@ -142,6 +143,7 @@ class _Run:
             11: "ROLLBACK FAILED",
             12: "action failed",
             ACTION_BUSY_EXIT: "another run is acting",
+            HOLD_EXIT: "held on a warning",
         }.get(code, f"stopped (gate run exit status {code})")
         self._save(status, step)
         self.say(f"step {step:g}%: {status}; stopping (exit status {code})")
