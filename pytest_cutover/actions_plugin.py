@@ -64,8 +64,9 @@ def pytest_cutover_act(decision: Decision, config: pytest.Config) -> ActionsRepo
         decision.verdict.value, decision.outcome, decision.step, decision.reasons
     )
     kind = "HOLD" if decision.held else decision.verdict.value
-    sent = notifier.send("decision", kind, values) if notifier else []
+    # Acting comes first: a receiver that is slow or down never delays a rollback.
     outcome = _act(decision, config, cutover_config)
+    sent = notifier.send("decision", kind, values) if notifier else []
     if outcome is not None and notifier is not None:
         about = {
             **values,
