@@ -3,6 +3,7 @@ memory as it runs, one that does not) and a process named by pid that burns CPU.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,12 @@ import pytest
 from pytest_cutover.config import ConfigError, load_config
 from pytest_cutover.gates.resources.config import ResourcesConfig
 from pytest_cutover.gates.resources.gate import judge
-from pytest_cutover.gates.resources.sampler import processes, watch
+from pytest_cutover.gates.resources.sampler import (
+    ProcessNotFound,
+    cgroup_pids,
+    processes,
+    watch,
+)
 from pytest_cutover.gates.result import Outcome
 from tests.conftest import MINIMAL_CONFIG, OWN_GATES_ONLY
 
@@ -146,3 +152,20 @@ def test_an_unknown_measurement_is_a_config_error(tmp_path: Path) -> None:
     path.write_text(MINIMAL_CONFIG + '[resources]\nthresholds = "rss < 200MB"\n')
     with pytest.raises(ConfigError, match=r"resources.thresholds.*unknown measurement rss"):
         load_config(path, {})
+
+
+def own_cgroup() -> Path:
+    """This process's cgroup directory (v2, else v1's memory controller), as mounted here."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _number, controllers, path = line.split(":", 2)
+        mount = {"": "/sys/fs/cgroup", "memory": "/sys/fs/cgroup/memory"}.get(controllers)
+        folder = Path(f"{mount}{path}") if mount else None
+        if folder is not None and (folder / "cgroup.procs").is_file():
+            return folder
+    pytest.skip("no readable cgroup.procs for this process (cgroups not mounted here)")
+
+
+def test_a_cgroup_names_the_processes_to_sample() -> None:
+    assert os.getpid() in cgroup_pids(own_cgroup())
+    with pytest.raises(ProcessNotFound, match=r"cannot read /nonexistent/cgroup\.procs"):
+        cgroup_pids(Path("/nonexistent"))

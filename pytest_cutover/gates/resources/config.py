@@ -37,11 +37,13 @@ def _sizes(value: object) -> object:
 
 
 class Processes(Section):
-    """Which processes are a system. Default: the one listening on its base_url's port (on
-    this machine: a system the plugin started, or one running beside the gate), with its
-    children."""
+    """Which processes are a system: `pids`, the processes of a `cgroup` directory (v1 or
+    v2, such as a systemd service's), or by default the one listening on its base_url's port
+    (on this machine: a system the plugin started, or one running beside the gate); each
+    with its children."""
 
     pids: list[int] = Field(default_factory=list)
+    cgroup: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
 
 

@@ -18,6 +18,7 @@ from pytest_cutover.gates.resources.config import Processes, ResourcesConfig
 from pytest_cutover.gates.resources.sampler import (
     ProcessNotFound,
     Series,
+    cgroup_pids,
     is_local,
     listening_pids,
     processes,
@@ -73,6 +74,12 @@ def _where(name: str, processes_config: Processes, context: RunContext) -> tuple
     """The pids to sample and, for an error, where they came from."""
     if processes_config.pids:
         return processes_config.pids, f"[resources.{name}] pids"
+    if processes_config.cgroup is not None:
+        cgroup = context.base_dir / processes_config.cgroup
+        try:
+            return cgroup_pids(cgroup), f"the cgroup {cgroup}"
+        except ProcessNotFound as err:
+            raise GateSetupError(f"{name}: {err}") from None
     url = urlsplit(context.system(name).base_url)
     port = processes_config.port or url.port or (443 if url.scheme == "https" else 80)
     if processes_config.port is None and not is_local(url.hostname):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
@@ -45,6 +46,16 @@ def listening_pids(port: int) -> list[int]:
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid
     }
     return sorted(found)
+
+
+def cgroup_pids(path: Path) -> list[int]:
+    """The processes in a cgroup directory when the window starts (`cgroup.procs`, the same
+    file in cgroup v1 and v2); ProcessNotFound when it cannot be read."""
+    try:
+        text = (path / "cgroup.procs").read_text(encoding="ascii")
+    except OSError as err:
+        raise ProcessNotFound(f"cannot read {path / 'cgroup.procs'}: {err.strerror}") from None
+    return [int(line) for line in text.split() if line.isdigit()]
 
 
 def is_local(host: str | None) -> bool:
