@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.actions_support import actions_toml, audit, decision_json, lines, make_project
 from tests.http_support import JsonHandler, serve
+from tests.test_cli import cutover
 
 NO_GO = "import pytest\n@pytest.mark.canary_gate\ndef test_x():\n    assert False, 'p95 \"3s\"'\n"
 
@@ -103,3 +105,13 @@ def test_a_receiver_that_is_down_is_audited(pytester: pytest.Pytester) -> None:
     sent = [r for r in audit(folder) if r["event"] == "notify"]
     assert [r["result"] for r in sent] == ["failed", "failed"]
     assert "failed" in sent[0]["summary"]
+
+
+def test_a_manual_rollback_is_notified_too(tmp_path: Path, receiver: Receiver) -> None:
+    folder = make_project(tmp_path, notify_toml(receiver.url).replace("${SLACK_KEY}", "k"))
+    rolled = cutover("rollback", "--reason", "p95 over budget", cwd=folder)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert "note: notify slack (action): sent: HTTP 200" in rolled.stdout
+    (posted,) = receiver.posts
+    assert posted["body"]["text"] == "Cutover manual at step none% (MANUAL): p95 over budget"
+    assert posted["body"]["attachments"][0]["text"].startswith("action: rollback 50% -> 0%: done")

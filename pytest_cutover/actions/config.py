@@ -20,8 +20,9 @@ TRIGGERS: tuple[Trigger, ...] = ("NO-GO", "INCONCLUSIVE", "WARNING", "manual")
 # What a notification is about, and for which outcomes of the run (HOLD: a GO held by warnings).
 Event = Literal["decision", "action"]
 EVENTS: tuple[Event, ...] = ("decision", "action")
-Outcome = Literal["GO", "NO-GO", "INCONCLUSIVE", "HOLD"]
-OUTCOMES: tuple[Outcome, ...] = ("GO", "NO-GO", "INCONCLUSIVE", "HOLD")
+# MANUAL: an action a person took with `cutover shift` or `cutover rollback`.
+Outcome = Literal["GO", "NO-GO", "INCONCLUSIVE", "HOLD", "MANUAL"]
+OUTCOMES: tuple[Outcome, ...] = ("GO", "NO-GO", "INCONCLUSIVE", "HOLD", "MANUAL")
 MAX_RETRIES = 5
 _NGINX_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A server address or option may not end the directive or open a block: it is pasted into nginx.
