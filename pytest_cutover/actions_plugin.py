@@ -3,7 +3,11 @@ between deciding and writing the decision.
 
 On NO-GO it rolls back (or holds), on INCONCLUSIVE it holds (or rolls back), on GO it promotes to
 the step's weight when `--cutover-promote` is given and the run was complete, as `[actions]`
-says. The policy for runs that left gates out (`-m smoke`, `-k`): a NO-GO or INCONCLUSIVE acts as
+says; a GO with a warning-level breach holds the step (or rolls back, or promotes, as
+`on_warning` says). Each decision and each action is then notified (`[[actions.notify]]`), and a
+notification that fails changes nothing but its own line in the report and the audit log.
+
+The policy for runs that left gates out (`-m smoke`, `-k`): a NO-GO or INCONCLUSIVE acts as
 configured, since any gate that failed shows the new system is bad or unjudged; a promotion needs
 every configured gate. A team replaces this by unregistering "cutover-actions". The hook is only
 called on the process that owns the session; the worker check makes that a guarantee of this
@@ -26,12 +30,16 @@ from pytest_cutover.decision import (
 
 if TYPE_CHECKING:
     from pytest_cutover.actions.actor import ActionOutcome, Callbacks
+    from pytest_cutover.actions.audit import AuditLog
+    from pytest_cutover.actions.config import Trigger
+    from pytest_cutover.actions.notify import Notifier
     from pytest_cutover.config import CutoverConfig
 
 
 def pytest_cutover_act(decision: Decision, config: pytest.Config) -> ActionsReport | None:
     """Audit the decision, then roll back, hold or promote as [actions] says."""
     from pytest_cutover.actions.audit import AUDIT_FILE, AuditLog
+    from pytest_cutover.actions.notify import decision_values
     from pytest_cutover.plugin import loaded_config
 
     if hasattr(config, "workerinput"):
@@ -44,31 +52,60 @@ def pytest_cutover_act(decision: Decision, config: pytest.Config) -> ActionsRepo
         {
             "event": "decision",
             "decision": decision.verdict.value,
+            "outcome": decision.outcome,
             "step": decision.step,
             "reasons": list(decision.reasons[:5]),
+            "warnings": list(decision.warnings[:5]),
             "left_out": list(decision.left_out),
         }
     )
-    return _act(decision, config, cutover_config)
+    notifier = _notifier(cutover_config, audit)
+    values = decision_values(
+        decision.verdict.value, decision.outcome, decision.step, decision.reasons
+    )
+    kind = "HOLD" if decision.held else decision.verdict.value
+    # Acting comes first: a receiver that is slow or down never delays a rollback.
+    outcome = _act(decision, config, cutover_config)
+    sent = notifier.send("decision", kind, values) if notifier else []
+    if outcome is not None and notifier is not None:
+        about = {
+            **values,
+            "action": outcome.line(),
+            "status": outcome.status,
+            "detail": outcome.detail,
+            "percent": "none" if outcome.to_percent is None else f"{outcome.to_percent:g}",
+        }
+        sent += notifier.send("action", kind, about)
+    if outcome is None and not sent:
+        return None
+    return report_of(outcome, [s.to_dict() for s in sent])
+
+
+def _notifier(cutover_config: CutoverConfig, audit: AuditLog) -> Notifier | None:
+    from pytest_cutover.actions.notify import Notifier
+
+    actions = cutover_config.actions
+    if actions is None or not actions.notify:
+        return None
+    return Notifier(actions.notify, audit, cutover_config.redactor)
 
 
 def _act(
     decision: Decision, config: pytest.Config, cutover_config: CutoverConfig
-) -> ActionsReport | None:
+) -> ActionOutcome | None:
     from pytest_cutover.actions.actor import ActionOutcome, Actor
 
-    action = _action_for(decision.verdict, cutover_config, config.option.cutover_promote)
+    action = _action_for(decision, cutover_config, config.option.cutover_promote)
     if action is None:
         return None
     if action == "shift" and decision.partial:
         left_out = ", ".join(decision.left_out)
-        outcome = ActionOutcome(
+        return ActionOutcome(
             "shift", "refused", f"a promotion needs a complete gate run; left out: {left_out}"
         )
-        return report_of(outcome)
     step = decision.step
-    reason = f"gate decision {decision.verdict.value} at step {_step(step)}" + (
-        f": {decision.reasons[0]}" if decision.reasons else ""
+    reason = f"gate decision {decision.outcome if decision.held else decision.verdict.value}" + (
+        f" at step {_step(step)}" + (f": {decision.reasons[0]}" if decision.reasons else "")
     )
     context: dict[str, Any] = {"decision": decision.verdict.value}
     try:
@@ -81,32 +118,43 @@ def _act(
             callbacks=_callbacks(config),
         )
         if action == "rollback":
-            outcome = actor.rollback(reason, step=step, **context)
-        elif action == "hold":
-            outcome = actor.hold(reason, step=step, **context)
-        else:
-            assert step is not None  # pytest_configure refuses --cutover-promote without a step
-            outcome = actor.shift(step, reason=reason, step=step, **context)
+            trigger: Trigger = "WARNING" if decision.held else _TRIGGERS[decision.verdict]
+            gates = decision.failed_gates()
+            return actor.rollback(reason, step=step, trigger=trigger, gates=gates, **context)
+        if action == "hold":
+            return actor.hold(reason, step=step, **context)
+        assert step is not None  # pytest_configure refuses --cutover-promote without a step
+        return actor.shift(step, reason=reason, step=step, **context)
     except Exception as err:  # the audit log itself could not be written: still loud, not lost
-        outcome = ActionOutcome(action, "failed", f"unexpected {type(err).__name__}: {err}")
-    return report_of(outcome)
+        return ActionOutcome(action, "failed", f"unexpected {type(err).__name__}: {err}")
 
 
-def _action_for(verdict: Verdict, cutover_config: CutoverConfig, promote: bool) -> str | None:
+_TRIGGERS: dict[Verdict, Trigger] = {Verdict.NO_GO: "NO-GO", Verdict.INCONCLUSIVE: "INCONCLUSIVE"}
+
+
+def _action_for(decision: Decision, cutover_config: CutoverConfig, promote: bool) -> str | None:
     actions = cutover_config.actions
-    if verdict is Verdict.GO:
+    if decision.held:
+        return actions.on_warning if actions is not None else None
+    if decision.verdict is Verdict.GO:
         return "shift" if promote else None
     if actions is None:
         return None
-    return actions.on_no_go if verdict is Verdict.NO_GO else actions.on_inconclusive
+    return actions.on_no_go if decision.verdict is Verdict.NO_GO else actions.on_inconclusive
 
 
-def report_of(outcome: ActionOutcome) -> ActionsReport:
-    """The outcome as the decision carries it; an action that did not happen is a failure."""
+def report_of(
+    outcome: ActionOutcome | None, notifications: list[dict[str, Any]] | None = None
+) -> ActionsReport:
+    """The outcome as the decision carries it; an action that did not happen is a failure.
+    Notifications follow it: their failures are reported, never the run's failure."""
     from pytest_cutover.actions.outcome import exit_status_for, failure_headline
 
-    entry = {**outcome.to_dict(), "line": outcome.line()}
-    return ActionsReport((entry,), failure_headline(outcome), exit_status_for(outcome))
+    entries = [{**outcome.to_dict(), "line": outcome.line()}] if outcome else []
+    entries += notifications or []
+    if outcome is None:
+        return ActionsReport(tuple(entries))
+    return ActionsReport(tuple(entries), failure_headline(outcome), exit_status_for(outcome))
 
 
 def _callbacks(config: pytest.Config) -> Callbacks:

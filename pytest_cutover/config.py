@@ -34,6 +34,7 @@ from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.gates.integrity.config import IntegrityConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.metrics.config import MetricsConfig
+from pytest_cutover.gates.resources.config import ResourcesConfig
 from pytest_cutover.gates.security.config import SecurityConfig
 from pytest_cutover.gates.smoke.config import SmokeConfig
 from pytest_cutover.output import Output
@@ -43,7 +44,7 @@ from pytest_cutover.redact import (
     is_sensitive_name,
 )
 from pytest_cutover.section import SYSTEM_NAMES, CommandLine, Duration, Section
-from pytest_cutover.settings import CONFIG_FILENAME
+from pytest_cutover.settings import CONFIG_FILENAME, parse_step
 
 
 class ConfigError(Exception):
@@ -213,6 +214,7 @@ class CutoverConfig(Section):
     load: LoadConfig | None = None
     metrics: MetricsConfig = MetricsConfig()
     security: SecurityConfig | None = None
+    resources: ResourcesConfig | None = None
     traffic: TrafficConfig | None = None
     actions: ActionsConfig | None = None
 
@@ -280,8 +282,14 @@ class CutoverConfig(Section):
         return described
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> CutoverConfig:
-    """Read and validate; every failure is a ConfigError that names the file and the key."""
+def load_config(
+    path: Path, environ: Mapping[str, str] | None = None, step: float | None = None
+) -> CutoverConfig:
+    """Read and validate; every failure is a ConfigError that names the file and the key.
+
+    `[steps.<percent>.<section>]` tables are overlays: the one whose percent is `step` is
+    merged over the config (tables key by key, any other value replaced). Every overlay is
+    validated, merged, whatever the step, so a mistake in the 100% overlay is found at 10%."""
     environ = os.environ if environ is None else environ
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -296,21 +304,74 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Cutover
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     filled: list[Filled] = []
     data = _interpolate(raw, (), environ, filled, path)
+    overlays = _step_overlays(data.pop("steps", {}), path)
+    secrets: set[str] = set()
+    for percent, overlay in overlays.items():
+        merged = _validated(_merged(data, overlay), path, filled, f"steps.{percent:g}: ")
+        secrets |= merged.secrets()
+    chosen = overlays.get(step, {}) if step is not None else {}
+    config = _validated(_merged(data, chosen), path, filled, "")
+    config._path = path.resolve()
+    config._redactor = Redactor(secrets | config.secrets() | _filled_secrets(config, filled))
+    _check_schemas(config)
+    _check_services(config)
+    return config
+
+
+def _validated(data: dict[str, Any], path: Path, filled: list[Filled], where: str) -> CutoverConfig:
     try:
-        config = CutoverConfig.model_validate(data)
+        return CutoverConfig.model_validate(data)
     except ValidationError as err:
-        lines = [_explain(error) for error in err.errors(include_url=False)]
+        lines = [where + _explain(error) for error in err.errors(include_url=False)]
         # Which part of a broken config is a credential cannot be known before it validates:
         # an error about it shows no value that came from the environment.
         shown = Redactor(value for f in filled for value in f.values())
         shown.add(f.text for f in filled if f.marked)
         message = f"{path}: invalid configuration:\n  " + "\n  ".join(lines)
         raise ConfigError(shown.text(message)) from None
-    config._path = path.resolve()
-    config._redactor = Redactor(config.secrets() | _filled_secrets(config, filled))
-    _check_schemas(config)
-    _check_services(config)
-    return config
+
+
+def _step_overlays(steps: object, path: Path) -> dict[float, dict[str, Any]]:
+    """`[steps.<percent>.<section>]`, checked: a step is a percent, a section one of the
+    config's own sections."""
+    if not isinstance(steps, dict):
+        raise ConfigError(f"{path}: steps: expected tables such as [steps.100.load]")
+    sections = sorted(CutoverConfig.model_fields)
+    overlays: dict[float, dict[str, Any]] = {}
+    for key, overlay in steps.items():
+        try:
+            percent = parse_step(key)
+        except ValueError as err:
+            raise ConfigError(f"{path}: steps.{key}: {err}") from None
+        if percent in overlays:
+            raise ConfigError(f"{path}: steps.{key}: step {percent:g}% has two overlays")
+        if not isinstance(overlay, dict):
+            raise ConfigError(f"{path}: steps.{key}: expected tables such as [steps.{key}.load]")
+        for section, table in overlay.items():
+            if section not in sections:
+                hint = difflib.get_close_matches(section, sections, n=1)
+                did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise ConfigError(
+                    f"{path}: steps.{key}.{section}: unknown section (expected one of: "
+                    f"{', '.join(sections)}){did_you_mean}"
+                )
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: steps.{key}.{section}: expected a table")
+        overlays[percent] = overlay
+    return overlays
+
+
+def _merged(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key, at every depth; any other value (arrays of tables included)
+    replaces the one below it."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        below = merged.get(key)
+        if isinstance(below, dict) and isinstance(value, dict):
+            merged[key] = _merged(below, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _check_services(config: CutoverConfig) -> None:
@@ -447,7 +508,7 @@ def _filled_secrets(config: CutoverConfig, filled: list[Filled]) -> set[str]:
     found: set[str] = set()
     for item in filled:
         found.update(item.named)
-        kind = "marked" if item.marked else config.credential_kind(item.key)
+        kind = "marked" if item.marked else config.credential_kind(_landing(item.key))
         if kind in ("marked", "mapping"):
             found.update([item.text, *item.values()])
         elif kind == "url":
@@ -457,6 +518,18 @@ def _filled_secrets(config: CutoverConfig, filled: list[Filled]) -> set[str]:
                     found.add(item.text[start:end])
                     found.update(item.text[max(s, start) : min(e, end)] for s, e in inside)
     return found
+
+
+def _landing(key: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Where a value written at `key` lands in the validated config: an overlay's
+    steps.100.load... is load..., and a helper written as one table (`[actions.rollback]`)
+    is the first of the list (actions.rollback[0])."""
+    if key[:1] == ("steps",):
+        key = key[2:]
+    listed = key[:1] == ("actions",) and key[1:2] in (("rollback",), ("notify",))
+    if listed and len(key) > 2 and isinstance(key[2], str):
+        key = (*key[:2], 0, *key[2:])
+    return key
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

@@ -36,6 +36,9 @@ EXIT_STATUS = {Verdict.GO: 0, Verdict.NO_GO: 1, Verdict.INCONCLUSIVE: 10}
 # that failed (the new system is bad and still serving) is the loudest outcome there is.
 ROLLBACK_FAILED_EXIT = 11
 ACTION_FAILED_EXIT = 12
+# A GO whose gates reported a warning-level breach (a metrics rule's `warning`): the step is
+# held, not promoted (runbook 003), so a pipeline must not go on to the next step either.
+HOLD_EXIT = 14
 
 
 class TestStatus(Enum):
@@ -95,6 +98,31 @@ class Decision:
     interrupted: bool
     left_out: tuple[str, ...] = ()
     actions: ActionsReport | None = None
+    warnings: tuple[str, ...] = ()
+    # [actions] on_warning: "hold" and "rollback" hold the step on a warning, "promote" not.
+    on_warning: str = "hold"
+
+    @property
+    def held(self) -> bool:
+        """A GO that does not promote: a gate reported a warning-level breach."""
+        return self.verdict is Verdict.GO and bool(self.warnings) and self.on_warning != "promote"
+
+    @property
+    def outcome(self) -> str:
+        """What the step should do, as runbook 003 says it: PROMOTE, HOLD or ROLLBACK (NO-GO),
+        or INCONCLUSIVE."""
+        if self.verdict is Verdict.GO:
+            return "HOLD" if self.held else "PROMOTE"
+        return "ROLLBACK" if self.verdict is Verdict.NO_GO else "INCONCLUSIVE"
+
+    def failed_gates(self) -> frozenset[str]:
+        """The gates whose tests failed (NO-GO) or could not tell (INCONCLUSIVE), by marker
+        and by the GateResults they recorded (a team's own gate is "custom" and its own name):
+        what a rollback helper's `gates` rule is matched against."""
+        bad = (TestStatus.FAILED,) if self.verdict is Verdict.NO_GO else _UNSURE
+        tests = [t for t in self.tests if t.status in bad]
+        named = {result.gate for t in tests for result in t.results if not result.passed}
+        return frozenset({t.gate for t in tests} | named)
 
     @property
     def partial(self) -> bool:
@@ -106,7 +134,7 @@ class Decision:
     def exit_status(self) -> int:
         if self.actions is not None and self.actions.exit_status is not None:
             return self.actions.exit_status
-        return self.verdict.exit_status
+        return HOLD_EXIT if self.held else self.verdict.exit_status
 
     def _judged(self) -> list[TestRecord]:
         """The tests of gates this run judged: a gate cutover.toml does not configure has only
@@ -133,9 +161,11 @@ class Decision:
             "schema_version": SCHEMA_VERSION,
             **({"action_failure": failure} if failure else {}),
             "decision": self.verdict.value,
+            "outcome": self.outcome,
             "exit_status": self.exit_status,
             "step": self.step,
             "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat(),
             "duration_s": round((self.finished_at - self.started_at).total_seconds(), 3),
@@ -173,9 +203,13 @@ def decide(
     systems: Mapping[str, Any],
     config_path: str | None,
     left_out: tuple[str, ...] = (),
+    on_warning: str = "hold",
 ) -> Decision:
     records = tuple(tests)
     verdict, reasons = _verdict(records, interrupted)
+    warnings = tuple(warnings_of(records))[:MAX_REASONS]
+    if verdict is Verdict.GO and warnings and on_warning != "promote":
+        reasons = [f"held on a warning: {warning}" for warning in warnings]
     return Decision(
         verdict=verdict,
         reasons=tuple(reasons[:MAX_REASONS]),
@@ -187,7 +221,19 @@ def decide(
         config_path=config_path,
         interrupted=interrupted,
         left_out=left_out,
+        warnings=warnings,
+        on_warning=on_warning,
     )
+
+
+def warnings_of(records: Iterable[TestRecord]) -> Iterable[str]:
+    """Warning-level breaches the gates reported: a GateResult's `evidence["warnings"]` (the
+    metrics gate's `warning` thresholds; a team's own gate may report its own the same way)."""
+    for record in records:
+        for result in record.results:
+            found = result.evidence.get("warnings") or ()
+            for warning in found if isinstance(found, list | tuple) else (found,):
+                yield f"{result.gate}: {result.name}: {warning}"
 
 
 def _verdict(records: Iterable[TestRecord], interrupted: bool) -> tuple[Verdict, list[str]]:

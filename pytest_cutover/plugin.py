@@ -234,8 +234,10 @@ def loaded_config(config: pytest.Config) -> CutoverConfig | None:
     if keys.CONFIG not in config.stash:
         from pytest_cutover.config import load_config
 
-        path = config.stash[keys.SETTINGS].config_path.value
-        config.stash[keys.CONFIG] = None if path is None else load_config(path)
+        settings = config.stash[keys.SETTINGS]
+        path = settings.config_path.value
+        step = settings.step.value
+        config.stash[keys.CONFIG] = None if path is None else load_config(path, step=step)
     return config.stash[keys.CONFIG]
 
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +21,9 @@ from pytest_cutover.decision import ActionsReport, Decision, TestRecord, Verdict
 from pytest_cutover.output import Output
 from pytest_cutover.reports.allure_files import write_allure_extras
 from pytest_cutover.reports.markdown import render_markdown
+
+if TYPE_CHECKING:
+    from pytest_cutover.config import CutoverConfig
 
 DECISION_FILE = "decision.json"
 SUMMARY_FILE = "summary.md"
@@ -56,10 +59,11 @@ def finish(
         systems=cutover_config.describe_systems() if cutover_config else {},
         config_path=str(cutover_config.path) if cutover_config else None,
         left_out=left_out,
+        on_warning=_on_warning(cutover_config),
     )
-    actions = config.hook.pytest_cutover_act(decision=decision, config=config)
-    if actions is not None:
-        decision = dataclasses.replace(decision, actions=_redacted(actions, output))
+    actions_report = config.hook.pytest_cutover_act(decision=decision, config=config)
+    if actions_report is not None:
+        decision = dataclasses.replace(decision, actions=_redacted(actions_report, output))
     document = output.value(decision.to_dict())
     assert isinstance(document, dict)
     reports = settings.reports_dir.value
@@ -79,6 +83,12 @@ def finish(
     }[decision.verdict]
     notify(decision=decision, config=config)
     return decision
+
+
+def _on_warning(cutover_config: CutoverConfig | None) -> str:
+    """What a GO with warnings does; without [actions] it holds (exit 14) all the same."""
+    actions = cutover_config.actions if cutover_config else None
+    return actions.on_warning if actions else "hold"
 
 
 def _redacted(actions: ActionsReport, output: Output) -> ActionsReport:

@@ -57,6 +57,7 @@ def test_shift_rollback_and_status_are_audited(project: Path) -> None:
         ("shift", "cutover shift", "done"),
         ("shift", "cutover shift", "no-op"),
         ("traffic", "cutover rollback", "done"),
+        ("helper", "cutover rollback", "done"),
         ("rollback", "cutover rollback", "done"),
     ]
     status = cutover("status", "--json", cwd=project)
@@ -235,7 +236,7 @@ def test_without_monitor_mode_the_soak_waits_and_gates_again(
     from pytest_cutover.config import load_config
 
     # As on an install whose metrics gate has no --cutover-monitor.
-    monkeypatch.setattr(progressive._Run, "_has_monitor", lambda _self: False)
+    monkeypatch.setattr(progressive._Run, "_has_monitor", lambda _self, _steps: False)
     said: list[str] = []
     config = load_config(project / "cutover.toml")
     code = progressive.run_steps(config, project / "reports", [20], 0.2, [], False, said.append)
@@ -246,3 +247,33 @@ def test_without_monitor_mode_the_soak_waits_and_gates_again(
     assert "--cutover-promote" in gate_runs[0]
     assert "--cutover-promote" not in gate_runs[1]
     assert lines(project / "traffic.log") == ["20"]
+
+
+def test_run_soaks_each_step_for_its_own_duration(project: Path) -> None:
+    """Runbook 001: 12 h at 25%, 8 h at 50%, 4 h at 75%; here seconds, and 75% not soaked."""
+    result = cutover("run", "--steps", "25,50,75", "--soak", "25=2s,50=1s", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "soak after each step: the monitor mode (25% 2s, 50% 1s)" in result.stdout
+    assert "--cutover-step 25 --cutover-monitor 2s" in result.stdout
+    assert "--cutover-step 50 --cutover-monitor 1s" in result.stdout
+    assert "--cutover-step 75 --cutover-monitor" not in result.stdout
+    assert lines(project / "traffic.log") == ["25", "50", "75"]
+    state = json.loads((project / "reports" / "cutover-run.json").read_text())
+    assert [h["status"] for h in state["history"]].count("soaking") == 2
+
+
+@pytest.mark.parametrize(
+    ("soak", "message"),
+    [
+        ("25=2s,60=1s", "--soak names step 60, which --steps does not take"),
+        ("25=", "expected STEP=DURATION such as 25=12h"),
+        ("25=fast", "expected a duration"),
+    ],
+)
+def test_a_per_step_soak_that_does_not_fit_is_refused(
+    project: Path, soak: str, message: str
+) -> None:
+    result = cutover("run", "--steps", "25,50", "--soak", soak, cwd=project)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (project / "traffic.log").exists()

@@ -49,7 +49,7 @@ def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> An
         ),
         (
             '[actions.rollback]\ncommand = "x"\nretries = 50\n',
-            "actions.rollback.retries = 50",
+            "actions.rollback[0].retries = 50",  # the first (here the only) helper
         ),
         (
             '[traffic]\ndriver = "nginx"\n[traffic.nginx]\ninclude_file = "a.conf"\n'
@@ -177,10 +177,10 @@ def test_rollback_webhook_carries_the_reason(tmp_path: Path) -> None:
         helper = RollbackConfig.model_validate(
             {"http": {"url": f"{api.url}/rollback", "body": '{"why": "{reason}"}'}}
         )
-        result = run_helper(helper, tmp_path, "p95 over budget")
+        result = run_helper(helper, tmp_path, {"reason": 'p95 "over" budget'})
     finally:
         api.server.shutdown()
         api.server.server_close()
     assert result.ok
     assert result.http_status == 200
-    assert api.state["calls"] == [["/rollback", '{"why": "p95 over budget"}', None]]
+    assert api.state["calls"] == [["/rollback", '{"why": "p95 \\"over\\" budget"}', None]]

@@ -71,6 +71,8 @@ def test_no_go_under_xdist_rolls_back_exactly_once_on_the_controller(
         ("started", "rollback"),
         ("started", "traffic"),
         ("finished", "traffic"),
+        ("started", "helper"),
+        ("finished", "helper"),
         ("finished", "rollback"),
     ]
     finished = records[-1]

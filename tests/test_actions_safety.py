@@ -130,7 +130,8 @@ def test_kill_9_during_the_helper_then_an_immediate_second_run_runs_no_second_he
 
     still = cutover("status", "--json", cwd=folder)
     assert still.returncode == UNRESOLVED_EXIT
-    assert [r["action"] for r in json.loads(still.stdout)["interrupted_actions"]] == ["rollback"]
+    interrupted = json.loads(still.stdout)["interrupted_actions"]
+    assert [r["action"] for r in interrupted] == ["rollback", "helper"]
     resolved = cutover("resolve", "--note", "helper finished; traffic on legacy", cwd=folder)
     assert resolved.returncode == 0, resolved.stdout
     assert "resolve: done: recorded for rollback started" in resolved.stdout
@@ -146,7 +147,7 @@ def test_kill_9_during_the_helper_then_an_immediate_second_run_runs_no_second_he
     )
     assert record["who"]
     assert record["ts"]
-    assert len(record["resolves"]) == 1
+    assert len(record["resolves"]) == 2  # the rollback and its helper
 
     third = cutover("rollback", "--reason", "again, once the first is over", cwd=folder)
     assert third.returncode == 0, third.stdout
@@ -209,7 +210,7 @@ def test_a_failing_get_never_blocks_a_manual_rollback_and_a_shift_goes_ahead(
     assert "rollback ?% -> 0%: done" in rolled.stdout
     assert (folder / "weight.txt").read_text() == "0"
     assert len(lines(folder / "rollbacks.log")) == 1
-    started = [r for r in audit(folder) if r["event"] == "started"]
+    started = [r for r in audit(folder) if r["event"] == "started" and r["action"] != "helper"]
     assert all("admin API down" in r["from_unknown"] for r in started)
 
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,14 @@ from pytest_cutover.actions.audit import (
     unresolved,
 )
 from pytest_cutover.actions.calls import CallResult
+from pytest_cutover.actions.config import RollbackConfig, Trigger
 from pytest_cutover.actions.driver import DriverError, NoReading, TrafficDriver
 from pytest_cutover.actions.drivers import make_driver
+from pytest_cutover.actions.history import last_go_below
 from pytest_cutover.actions.lock import LOCK_FILE, LockBusy, LockUnavailable, action_lock
 from pytest_cutover.actions.outcome import BUSY, ActionOutcome
-from pytest_cutover.actions.rollback import describe_helper, run_helper
+from pytest_cutover.actions.rollback import describe_helper, helpers_for, run_helper
+from pytest_cutover.actions.template import clean, step_text
 from pytest_cutover.config import CutoverConfig
 
 __all__ = ["ActionOutcome", "Actor", "Callbacks", "RollbackRequest", "TrafficChange"]
@@ -68,6 +72,8 @@ class RollbackRequest:
     driver: str | None
     helper: str | None
     dry_run: bool
+    to_percent: float = 0.0
+    trigger: Trigger = "manual"
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,9 @@ class Actor:
             make_driver(config.traffic, config.base_dir) if config.traffic else None
         )
         actions = config.actions
-        self.helper = actions.rollback if actions else None
+        self.helpers = actions.rollback if actions else []
+        self.helper_order = actions.helpers if actions else "first_success"
+        self.rollback_to = actions.rollback_to if actions else 0.0
         lock_file = actions.lock_file if actions else None
         self.lock_path = config.base_dir / lock_file if lock_file else reports_dir / LOCK_FILE
 
@@ -165,32 +173,54 @@ class Actor:
         except LockBusy as err:
             return self._busy("shift", err, step, context)
 
-    def rollback(self, reason: str, *, step: float | None = None, **context: Any) -> ActionOutcome:
-        """Traffic back to 0% (if a driver is configured), then the rollback helper (if one is)."""
-        helper = describe_helper(self.helper) if self.helper else None
+    def rollback(
+        self,
+        reason: str,
+        *,
+        step: float | None = None,
+        trigger: Trigger = "manual",
+        gates: frozenset[str] = frozenset(),
+        **context: Any,
+    ) -> ActionOutcome:
+        """Traffic back (to 0%, or to the last GO step with `rollback_to = "last_go"`) if a
+        driver is configured, then the rollback helpers that serve `trigger` and `gates`."""
+        helpers = helpers_for(self.helpers, trigger, gates)
+        helper = "; ".join(_described(name, h) for name, h in helpers) or None
         driver = self.driver.name if self.driver else None
         if driver is None and helper is None:
             return ActionOutcome(
                 "rollback",
                 "failed",
-                "nothing to roll back with: no [traffic] driver and no [actions.rollback] helper",
+                "nothing to roll back with: no [traffic] driver and no [actions.rollback] helper"
+                + (f" serving {trigger}" if self.helpers else ""),
                 None,
                 0.0,
             )
-        request = RollbackRequest(reason, step, driver, helper, self.dry_run)
+        request = RollbackRequest(
+            reason, step, driver, helper, self.dry_run, self._rollback_target(step), trigger
+        )
         veto, notes = _ask(self.callbacks.before_rollback, request, "before_rollback")
         if veto is not None:
             return self._vetoed("rollback", veto, step, context, notes)
         try:
             with self._locked("rollback"):
-                outcome = self._rollback(request, context, unlocked=None)
+                outcome = self._rollback(request, helpers, context, unlocked=None)
         except LockBusy as err:
             return self._busy("rollback", err, step, context)
         except LockUnavailable as err:
-            outcome = self._rollback(request, context, unlocked=str(err))
+            outcome = self._rollback(request, helpers, context, unlocked=str(err))
         outcome.notes[:0] = notes
         _tell(self.callbacks.after_rollback, request, outcome, "after_rollback")
         return outcome
+
+    def _rollback_target(self, step: float | None) -> float:
+        """0%, or the last GO step below `step` (0% too when the audit log knows none)."""
+        if self.rollback_to != "last_go" or step is None or self.driver is None:
+            return 0.0
+        try:
+            return last_go_below(read_audit(self.audit.path), step)
+        except OSError:  # an unreadable history never blocks going back: all the way, then
+            return 0.0
 
     def resolve(self, note: str) -> ActionOutcome:
         """Record that a person has looked at every interrupted action and what they found, so
@@ -213,17 +243,24 @@ class Actor:
         return ActionOutcome("resolve", "done", f"recorded for {started}: {note}")
 
     def _rollback(
-        self, request: RollbackRequest, context: dict[str, Any], *, unlocked: str | None
+        self,
+        request: RollbackRequest,
+        helpers: list[tuple[str, RollbackConfig]],
+        context: dict[str, Any],
+        *,
+        unlocked: str | None,
     ) -> ActionOutcome:
         """`unlocked`: why the lock could not be taken; then only the traffic goes back."""
         reading = self.read() if self.driver is not None else Reading(None)
+        target = request.to_percent
         fields = {
             "step": request.step,
             "reason": request.reason,
             "driver": request.driver,
             "helper": request.helper,
+            "trigger": request.trigger,
             "from": reading.percent,
-            "to": 0.0,
+            "to": target,
             **context,
         }
         if reading.unknown and self.driver is not None:
@@ -233,12 +270,12 @@ class Actor:
             plan = " and ".join(
                 part
                 for part in (
-                    request.driver and f"set {request.driver} to 0%",
+                    request.driver and f"set {request.driver} to {target:g}%",
                     request.helper and f"run {request.helper}",
                 )
                 if part
             )
-            return ActionOutcome("rollback", "dry-run", f"would {plan}", reading.percent, 0.0)
+            return ActionOutcome("rollback", "dry-run", f"would {plan}", reading.percent, target)
         started = time.monotonic()
         action_id = new_action_id()
         notes: list[str] = []
@@ -249,35 +286,32 @@ class Actor:
         failed = False
         if self.driver is not None:
             traffic = self._traffic(
-                "traffic", 0.0, request.reason, request.step, context, reading, rollback=True
+                "traffic", target, request.reason, request.step, context, reading, rollback=True
             )
             parts.append(traffic.line())
             notes += [note for note in traffic.notes if note not in notes]
             failed = not traffic.ok
-        helper_result = None
-        if self.helper is not None and unlocked is not None:
+        results: list[dict[str, Any]] = []
+        if helpers and unlocked is not None:
             parts.append(
                 f"helper {request.helper}: NOT RUN, since it runs exactly once only under the "
                 f"lock ({unlocked}); run `cutover rollback` once the lock file can be made"
             )
             failed = True
-        elif self.helper is not None:
-            try:
-                helper_result = run_helper(self.helper, self.config.base_dir, request.reason)
-            except Exception as err:  # recorded like any failed helper, never lost
-                message = f"unexpected {type(err).__name__}: {err}"
-                helper_result = CallResult(False, message, "", round(time.monotonic() - started, 3))
-            parts.append(f"helper {request.helper}: {helper_result.summary}")
-            failed = failed or not helper_result.ok
+        elif helpers:
+            helped, results = self._helpers(request, helpers, action_id, context, notes)
+            parts += [f"helper {r['name']}: {r['result']['summary']}" for r in results]
+            failed = failed or not helped
         outcome = ActionOutcome(
             "rollback",
             "failed" if failed else "done",
             "; ".join(parts),
             reading.percent,
-            0.0,
+            target,
             round(time.monotonic() - started, 3),
-            helper_result.to_dict() if helper_result else None,
+            results[-1]["result"] if results else None,
             notes,
+            results,
         )
         self._record(
             lambda: self.audit.finished(
@@ -294,6 +328,55 @@ class Actor:
             rollback=True,
         )
         return outcome
+
+    def _helpers(
+        self,
+        request: RollbackRequest,
+        helpers: list[tuple[str, RollbackConfig]],
+        rollback_id: str,
+        context: dict[str, Any],
+        notes: list[str],
+    ) -> tuple[bool, list[dict[str, Any]]]:
+        """Each helper at most once, audited before and after: in order until one succeeds
+        (`helpers = "first_success"`), or every one (`"all"`). True when the rollback's
+        helpers did their job: one succeeded, or (with "all") every one did."""
+        values = {
+            "percent": f"{request.to_percent:g}",
+            "step": step_text(request.step),
+            "reason": clean(self.config.redactor.text(request.reason)),
+            "decision": str(context.get("decision", request.trigger)),
+        }
+        results: list[dict[str, Any]] = []
+        for name, helper in helpers:
+            helper_id = new_action_id()
+            record = {"helper": name, "rollback_id": rollback_id, "step": request.step}
+            self._record(
+                partial(self.audit.started, "helper", helper_id, **record), notes, rollback=True
+            )
+            started = time.monotonic()
+            try:
+                result = run_helper(helper, self.config.base_dir, values)
+            except Exception as err:  # recorded like any failed helper, never lost
+                message = f"unexpected {type(err).__name__}: {err}"
+                result = CallResult(False, message, "", round(time.monotonic() - started, 3))
+            self._record(
+                partial(
+                    self.audit.finished,
+                    "helper",
+                    helper_id,
+                    result="done" if result.ok else "failed",
+                    helper_result=result.to_dict(),
+                    **record,
+                ),
+                notes,
+                rollback=True,
+            )
+            results.append({"name": name, "result": result.to_dict()})
+            if result.ok and self.helper_order == "first_success":
+                return True, results
+        if self.helper_order == "all":
+            return all(r["result"]["ok"] for r in results), results
+        return False, results
 
     def _traffic(
         self,
@@ -421,6 +504,11 @@ class Actor:
             {"event": "vetoed", "action": action, "step": step, "reason": why, **context}
         )
         return ActionOutcome(action, "vetoed", f"vetoed by a hook: {why}", before, to, notes=notes)
+
+
+def _described(name: str, helper: RollbackConfig) -> str:
+    described = describe_helper(helper)
+    return described if name == described else f"{name} ({described})"
 
 
 def _ask(

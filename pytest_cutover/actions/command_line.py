@@ -45,9 +45,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run.add_argument(
         "--soak",
         default=0.0,
-        type=_argument(parse_duration),
+        type=_argument(parse_soak),
         metavar="DURATION",
-        help="how long to watch each step after shifting (such as 5m; default: no soak)",
+        help="how long to watch each step after shifting: one for all (such as 5m), or one per "
+        "step (25=12h,50=8h,75=4h; a step not named is not soaked); default: no soak",
     )
     run.add_argument("--fresh", action="store_true", help="forget a saved run and start over")
     run.add_argument(
@@ -62,6 +63,19 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
             action="store_true",
             help="show and audit what would happen, change nothing",
         )
+
+
+def parse_soak(text: str) -> float | dict[float, float]:
+    """ "5m" for every step, or "25=12h,50=8h" per step."""
+    if "=" not in text:
+        return parse_duration(text)
+    soaks: dict[float, float] = {}
+    for part in text.split(","):
+        step, _, duration = part.partition("=")
+        if not duration:
+            raise ValueError(f"expected STEP=DURATION such as 25=12h, got {part!r}")
+        soaks[parse_step(step)] = parse_duration(duration.strip())
+    return soaks
 
 
 def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:

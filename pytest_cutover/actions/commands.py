@@ -23,6 +23,7 @@ from rich.markup import escape
 from pytest_cutover.actions.actor import Actor
 from pytest_cutover.actions.audit import AUDIT_FILE, read_audit, unresolved
 from pytest_cutover.actions.lock import acting_now, describe_holder
+from pytest_cutover.actions.notify import Notifier, Sent, decision_values
 from pytest_cutover.actions.outcome import (
     BUSY,
     ActionOutcome,
@@ -64,7 +65,25 @@ def run_command(args: argparse.Namespace, config: CutoverConfig, reports: Path) 
         outcome = _attempt("shift", lambda: actor.shift(args.percent, reason=args.reason))
     else:
         outcome = _attempt("rollback", lambda: actor.rollback(args.reason))
-    return _report(outcome, console)
+    code = _report(outcome, console)
+    for sent in _notify(config, actor, outcome, args.reason):
+        console.print(f"  note: {escape(sent.to_dict()['line'])}")
+    return code
+
+
+def _notify(config: CutoverConfig, actor: Actor, outcome: ActionOutcome, reason: str) -> list[Sent]:
+    """A person's action is notified like a gate run's (verdict MANUAL), after it is done."""
+    if config.actions is None or not config.actions.notify:
+        return []
+    values = {
+        **decision_values("manual", "MANUAL", None, [reason]),
+        "action": outcome.line(),
+        "status": outcome.status,
+        "detail": outcome.detail,
+        "percent": "none" if outcome.to_percent is None else f"{outcome.to_percent:g}",
+    }
+    notifier = Notifier(config.actions.notify, actor.audit, config.redactor)
+    return notifier.send("action", "MANUAL", values)
 
 
 def _attempt(action: str, act: Callable[[], ActionOutcome]) -> ActionOutcome:

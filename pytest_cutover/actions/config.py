@@ -14,6 +14,15 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pytest_cutover.section import CommandLine, Duration, Section
 
 PLACEHOLDERS = ("{percent}", "{legacy_percent}")
+# A helper serves these triggers: a decision's verdict, a GO held by warnings, or a person.
+Trigger = Literal["NO-GO", "INCONCLUSIVE", "WARNING", "manual"]
+TRIGGERS: tuple[Trigger, ...] = ("NO-GO", "INCONCLUSIVE", "WARNING", "manual")
+# What a notification is about, and for which outcomes of the run (HOLD: a GO held by warnings).
+Event = Literal["decision", "action"]
+EVENTS: tuple[Event, ...] = ("decision", "action")
+# MANUAL: an action a person took with `cutover shift` or `cutover rollback`.
+Outcome = Literal["GO", "NO-GO", "INCONCLUSIVE", "HOLD", "MANUAL"]
+OUTCOMES: tuple[Outcome, ...] = ("GO", "NO-GO", "INCONCLUSIVE", "HOLD", "MANUAL")
 MAX_RETRIES = 5
 _NGINX_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A server address or option may not end the directive or open a block: it is pasted into nginx.
@@ -168,10 +177,14 @@ class TrafficConfig(Section):
 
 
 class RollbackConfig(Section):
-    """The rollback helper: a command (the runbook's quick-rollback.sh) or an HTTP call."""
+    """A rollback helper: a command (the runbook's quick-rollback.sh) or an HTTP call. With
+    several, `on` and `gates` say which serve a rollback, tried in the order written."""
 
     secret_mappings = ("env",)
 
+    name: str | None = None
+    on: list[Trigger] = Field(default_factory=lambda: list(TRIGGERS), min_length=1)
+    gates: list[str] = Field(default_factory=list)
     command: Command | None = None
     http: HttpCall | None = None
     timeout: Duration = 60.0
@@ -185,11 +198,52 @@ class RollbackConfig(Section):
             raise ValueError("expected exactly one of command = '...' or [actions.rollback.http]")
         return self
 
+    def serves(self, trigger: Trigger, gates: frozenset[str]) -> bool:
+        """Whether this helper runs for a rollback caused by `trigger`, where `gates` failed
+        (empty for a manual rollback, which every helper with `on` "manual" serves)."""
+        if trigger not in self.on:
+            return False
+        return not self.gates or trigger == "manual" or bool(gates & set(self.gates))
+
+
+class NotifyConfig(HttpCall):
+    """An HTTP notification (a Slack or PagerDuty webhook) on each decision and action. Its
+    whole URL is a credential: chat webhooks carry their key in the path."""
+
+    name: str | None = None
+    events: list[Event] = Field(default_factory=lambda: list(EVENTS), min_length=1)
+    on: list[Outcome] = Field(default_factory=lambda: list(OUTCOMES), min_length=1)
+    timeout: Duration = 5.0
+    retries: Retries = 1
+
+    def secrets(self) -> set[str]:
+        return super().secrets() | {self.url}
+
+
+def _listed(value: object) -> object:
+    """`[actions.rollback]` (one helper) and `[[actions.rollback]]` (several) alike."""
+    return [value] if isinstance(value, dict) else value
+
+
+def _rollback_to(value: object) -> object:
+    if value == "last_go" or (isinstance(value, int | float) and value == 0):
+        return value
+    raise ValueError('expected "last_go" (the last step a GO promoted to, below this one) or 0')
+
 
 class ActionsConfig(Section):
     """What each decision does. Absent, the plugin only reports; present, it acts."""
 
     on_no_go: Literal["rollback", "hold"] = "rollback"
     on_inconclusive: Literal["hold", "rollback"] = "hold"
-    rollback: RollbackConfig | None = None
+    # A GO whose gates reported a warning-level breach (runbook 003's "hold the step").
+    on_warning: Literal["hold", "promote", "rollback"] = "hold"
+    rollback: Annotated[list[RollbackConfig], BeforeValidator(_listed)] = Field(
+        default_factory=list
+    )
+    # "first_success": the helpers that serve the rollback, in order, until one succeeds;
+    # "all": every one of them, each once.
+    helpers: Literal["first_success", "all"] = "first_success"
+    rollback_to: Annotated[str | float, BeforeValidator(_rollback_to)] = 0.0
     lock_file: str | None = None
+    notify: Annotated[list[NotifyConfig], BeforeValidator(_listed)] = Field(default_factory=list)

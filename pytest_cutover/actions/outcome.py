@@ -32,6 +32,8 @@ class ActionOutcome:
     duration_s: float = 0.0
     helper: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    # Every rollback helper that ran, in order: {"name": ..., "result": CallResult.to_dict()}.
+    helpers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

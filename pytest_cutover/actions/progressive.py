@@ -15,7 +15,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from pytest_cutover.actions.actor import Actor
 from pytest_cutover.actions.lock import LockBusy, action_lock
 from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
 from pytest_cutover.config import CutoverConfig
+from pytest_cutover.decision import HOLD_EXIT
 
 STATE_FILE = "cutover-run.json"
 RUN_LOCK = "cutover-run.lock"
@@ -46,12 +47,17 @@ def run_steps(
     config: CutoverConfig,
     reports: Path,
     steps: list[float],
-    soak: float,
+    soak: float | Mapping[float, float],
     pytest_args: list[str],
     fresh: bool,
     say: Callable[[str], None],
 ) -> int:
-    """The exit status of the run: 0 when every step was taken, else the gate run's status."""
+    """The exit status of the run: 0 when every step was taken, else the gate run's status.
+    `soak` is one duration for every step, or one per step (runbook 001: 12 h at 25%, 8 h at
+    50%, 4 h at 75%); a step it does not name is not soaked."""
+    if isinstance(soak, Mapping) and set(soak) - set(steps):
+        extra = ", ".join(f"{s:g}" for s in sorted(set(soak) - set(steps)))
+        raise RunError(f"--soak names step {extra}, which --steps does not take")
     if config.traffic is None or config.actions is None:
         raise RunError(
             f"{config.path}: cutover run shifts traffic and acts on decisions: it needs a "
@@ -69,7 +75,7 @@ class _Run:
         self,
         config: CutoverConfig,
         reports: Path,
-        soak: float,
+        soak: float | Mapping[float, float],
         pytest_args: list[str],
         say: Callable[[str], None],
     ) -> None:
@@ -89,26 +95,22 @@ class _Run:
             )
         self.state = saved or {"steps": steps, "done": [], "status": "started", "history": []}
         self._restart_if_rolled_back()
-        monitor = self._has_monitor()
-        if self.soak > 0:
-            how = (
-                f"the monitor mode ({MONITOR_OPTION} {self.soak:g}s)"
-                if monitor
-                else f"waiting {self.soak:g}s, then gating again ({MONITOR_OPTION} not available)"
-            )
-            self.say(f"soak after each step: {how}")
+        monitor = self._has_monitor(steps)
+        if any(self._soak(step) > 0 for step in steps):
+            self.say(f"soak after each step: {self._describe_soak(steps, monitor)}")
         for step in steps:
             if step in self.state["done"]:
                 self.say(f"step {step:g}%: completed earlier")
                 continue
             self._save("gating", step)
             code = self._gate(step, "--cutover-promote")
-            if code == 0 and self.soak > 0:
+            soak = self._soak(step)
+            if code == 0 and soak > 0:
                 self._save("soaking", step)
                 if monitor:
-                    code = self._gate(step, MONITOR_OPTION, f"{self.soak:g}s")
+                    code = self._gate(step, MONITOR_OPTION, f"{soak:g}s")
                 else:
-                    time.sleep(self.soak)
+                    time.sleep(soak)
                     code = self._gate(step)
             if code != 0:
                 return self._stop(step, code)
@@ -141,6 +143,7 @@ class _Run:
             11: "ROLLBACK FAILED",
             12: "action failed",
             ACTION_BUSY_EXIT: "another run is acting",
+            HOLD_EXIT: "held on a warning",
         }.get(code, f"stopped (gate run exit status {code})")
         self._save(status, step)
         self.say(f"step {step:g}%: {status}; stopping (exit status {code})")
@@ -157,8 +160,20 @@ class _Run:
         self.say(f"step {step:g}%: {' '.join(argv[1:])}")
         return subprocess.run(argv, cwd=self.config.base_dir, check=False).returncode
 
-    def _has_monitor(self) -> bool:
-        if self.soak <= 0:
+    def _soak(self, step: float) -> float:
+        return self.soak.get(step, 0.0) if isinstance(self.soak, Mapping) else self.soak
+
+    def _describe_soak(self, steps: list[float], monitor: bool) -> str:
+        if isinstance(self.soak, Mapping):
+            each = ", ".join(f"{s:g}% {self._soak(s):g}s" for s in steps if self._soak(s) > 0)
+            how = "the monitor mode" if monitor else "waiting, then gating again"
+            return f"{how} ({each})"
+        if monitor:
+            return f"the monitor mode ({MONITOR_OPTION} {self.soak:g}s)"
+        return f"waiting {self.soak:g}s, then gating again ({MONITOR_OPTION} not available)"
+
+    def _has_monitor(self, steps: list[float]) -> bool:
+        if not any(self._soak(step) > 0 for step in steps):
             return False
         shown = subprocess.run(
             [sys.executable, "-m", "pytest", "--help", "--cutover-config", str(self.config.path)],

@@ -63,6 +63,11 @@ ENTRIES = (
         "pytest_cutover.gates.security.gate:SecurityGate",
     ),
     Entry(
+        "resources",
+        "memory, CPU and memory growth of the systems' processes",
+        "pytest_cutover.gates.resources.gate:ResourcesGate",
+    ),
+    Entry(
         "monitor",
         "smoke checks and metrics rules watched for --cutover-monitor",
         "pytest_cutover.gates.monitor:MonitorGate",
