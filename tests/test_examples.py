@@ -33,8 +33,6 @@ from typing import Any, TypeGuard
 import httpx
 import pytest
 
-from pytest_cutover.actions.config import ActionsConfig
-from pytest_cutover.config import CutoverConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.launcher import free_port
 
@@ -75,11 +73,6 @@ def test_every_example_passes_cutover_check(name: str) -> None:
 # merged over its cutover.toml (tables key by key, arrays of tables appended, anything else
 # replaced), they must pass `cutover check` once that branch is in.
 PENDING = {
-    "policy": (
-        "notify" in ActionsConfig.model_fields and "resources" in CutoverConfig.model_fields,
-        "[[actions.rollback]] helpers, actions.on_warning/rollback_to/notify, [steps.N.SECTION], "
-        "[resources]",
-    ),
     "loadstats": ("baseline" in LoadConfig.model_fields, "[load] baseline"),
 }
 
@@ -118,11 +111,6 @@ def with_fragment(text: str, fragment: Path) -> str:
     """cutover.toml's text with a needs-<branch>.toml merged over it."""
     data = merged(tomllib.loads(text), tomllib.loads(fragment.read_text()))
     return "".join(f"{json.dumps(key)} = {toml_value(value)}\n" for key, value in data.items())
-
-
-def needs(branch: str) -> pytest.MarkDecorator:
-    merged_in, keys = PENDING[branch]
-    return pytest.mark.skipif(not merged_in, reason=f"needs branch {branch}: {keys}")
 
 
 @pytest.mark.parametrize(
@@ -339,11 +327,9 @@ def run_example(
     env: Mapping[str, str],
     *args: str,
     changes: Mapping[str, str] | None = None,
-    fragment: str | None = None,
 ) -> Run:
     """`pytest -m canary_gate` in a copy of the example's folder, windows shortened, each of
-    `changes` (a line of the example -> the line the test runs) made, and `fragment` (a
-    needs-<branch>.toml) merged over it."""
+    `changes` (a line of the example -> the line the test runs) made."""
     folder = tmp_path / name
     shutil.copytree(EXAMPLES / name, folder)
     config = folder / "cutover.toml"
@@ -351,7 +337,7 @@ def run_example(
     for line, replacement in (changes or {}).items():
         assert f"\n{line}\n" in text, f"{name}: no line {line!r}"
         text = text.replace(f"\n{line}\n", f"\n{replacement}\n")
-    config.write_text(with_fragment(text, folder / fragment) if fragment else text)
+    config.write_text(text)
     reports = tmp_path / "reports"
     environ = {**os.environ, **env, "CUTOVER_REPORTS": str(reports)}
     environ.pop("PYTEST_XDIST_WORKER", None)
@@ -378,6 +364,9 @@ STINKSTER_ON_CI = {
         'thresholds = ["p95 < 2s", "error_rate < 0.1%", "rps >= 0.9 * target_rps"]'
     )
 }
+# The stand-in services are threads of this test process: [resources] would measure pytest, so
+# these runs leave it out; test_stinkster_resources_measure_the_service_process runs it.
+WITHOUT_RESOURCES = ("-m", "canary_gate and not resources")
 STINKSTER_STATUS = {"services": ["api", "gps", "spectrum", "tak"], "integrations": {"tak": "up"}}
 
 
@@ -410,6 +399,7 @@ def test_stinkster_canary_is_go_and_the_split_script_moves_traffic(
         "--cutover-step",
         "10",
         "--cutover-promote",
+        *WITHOUT_RESOURCES,
         changes=STINKSTER_ON_CI,
     )
     assert run.returncode == 0, run.stdout[-3000:]
@@ -424,13 +414,62 @@ def test_stinkster_memory_over_200mb_is_no_go_and_runs_the_quick_rollback(
     env = {**stinkster(serve, memory_mb=350), "STINKSTER_STATE_DIR": str(tmp_path / "state")}
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "traffic-split").write_text("10\n")  # the canary is on
-    run = run_example("stinkster", tmp_path, env, "--cutover-step", "50", changes=STINKSTER_ON_CI)
+    run = run_example(
+        "stinkster", tmp_path, env, "--cutover-step", "50", *WITHOUT_RESOURCES, changes=STINKSTER_ON_CI
+    )
     assert run.returncode == 1, run.stdout[-3000:]
     assert run.decision["decision"] == "NO-GO"
     assert run.gate("metrics") == "NO-GO"
     assert "last process_memory_mb = 350, limit < 200: FAIL" in run.reasons
     assert (tmp_path / "state" / "rollbacks").read_text() == "quick rollback\n"
     assert (tmp_path / "state" / "traffic-split").read_text().strip() == "0"
+
+
+@pytest.fixture
+def service_process() -> Iterator[Callable[[int], str]]:
+    """A Node service's stand-in as a process of its own (what [resources] measures), holding
+    `megabytes` of written memory; returns its URL once it listens."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(megabytes: int) -> str:
+        port = free_port()
+        script = (
+            "import http.server\n"
+            f"ballast = b'x' * {megabytes * 1_000_000}\n"
+            f"http.server.HTTPServer(('127.0.0.1', {port}), "
+            "http.server.SimpleHTTPRequestHandler).serve_forever()\n"
+        )
+        processes.append(subprocess.Popen([sys.executable, "-c", script]))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url, timeout=1)
+                return url
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        pytest.fail("the service process did not listen")
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("megabytes", [20, 300], ids=["small", "over-200mb"])
+def test_stinkster_resources_measure_the_service_process(
+    service_process: Callable[[int], str], tmp_path: Path, megabytes: int
+) -> None:
+    """ "Memory Usage: Target < 200MB per service", from the RSS of whoever listens on 3001."""
+    env = {"STINKSTER_NEW_URL": service_process(megabytes)}
+    run = run_example("stinkster", tmp_path, env, "--cutover-step", "10", "-m", "resources")
+    if megabytes < 200:
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert run.gate("resources") == "GO"
+        return
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert run.gate("resources") == "NO-GO"
+    assert "memory" in run.reasons and "200" in run.reasons, run.reasons
 
 
 # --- 001 smart-streaming ---------------------------------------------------------------------
@@ -581,11 +620,13 @@ def rawdog(
     tmp_path: Path,
     green_errors_per_second: float,
     green_payments: Answer = (200, {"charge_id": "ch_sandbox_1"}),
-) -> tuple[dict[str, str], Service]:
+) -> tuple[dict[str, str], Service, Service]:
+    """Blue, green, their Prometheus, the load balancer's admin API and the alert channels
+    (Slack and PagerDuty on one receiver)."""
     blue = serve(RAWDOG_ROUTES, colour(0.1))
     green_routes = {**RAWDOG_ROUTES, "/api/payments/sandbox-charge": green_payments}
     green = serve(green_routes, colour(green_errors_per_second))
-    balancer = serve({})
+    balancer, alerts = serve({}), serve({})
     url = prometheus(
         {
             "blue": (blue, {"job": "rawdog", "color": "blue"}),
@@ -601,25 +642,29 @@ def rawdog(
         "RAWDOG_LB_API": f"{balancer.url}/pools/rawdog",
         "RAWDOG_LB_TOKEN": "lb-token-for-tests",
         "RAWDOG_STATE_DIR": str(tmp_path / "state"),
+        "RAWDOG_SLACK_WEBHOOK": f"{alerts.url}/slack",
+        "RAWDOG_PAGERDUTY_URL": f"{alerts.url}/pagerduty",
+        "RAWDOG_PAGERDUTY_KEY": "pd-routing-key-for-tests",
     }
-    return env, balancer
+    return env, balancer, alerts
 
 
 def test_rawdog_first_shift_is_go_and_the_load_balancer_gets_10_percent(
     serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
 ) -> None:
-    env, balancer = rawdog(serve, prometheus, tmp_path, green_errors_per_second=0.1)
+    env, balancer, alerts = rawdog(serve, prometheus, tmp_path, green_errors_per_second=0.1)
     run = run_example("rawdog-7c", tmp_path, env, "--cutover-step", "10", "--cutover-promote")
     assert run.returncode == 0, run.stdout[-3000:]
     assert {run.gate(g) for g in ("smoke", "metrics", "integrity")} == {"GO"}
     assert balancer.received == [("PUT", "/pools/rawdog", b'{"green": 10, "blue": 90}')]
+    assert alerts.received == []  # a step that simply promotes pages no one
     assert "lb-token-for-tests" not in (tmp_path / "reports" / "audit.jsonl").read_text()
 
 
 def test_rawdog_error_rate_over_5_percent_is_no_go_blue_takes_everything_back(
     serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
 ) -> None:
-    env, balancer = rawdog(serve, prometheus, tmp_path, green_errors_per_second=5)
+    env, balancer, alerts = rawdog(serve, prometheus, tmp_path, green_errors_per_second=5)
     run = run_example("rawdog-7c", tmp_path, env, "--cutover-step", "10")
     assert run.returncode == 1, run.stdout[-3000:]
     assert run.gate("metrics") == "NO-GO"
@@ -627,6 +672,14 @@ def test_rawdog_error_rate_over_5_percent_is_no_go_blue_takes_everything_back(
     assert "error_rate = 10 %, limit < 5 %: FAIL" in run.reasons
     assert balancer.received == [("PUT", "/pools/rawdog", b'{"green": 0, "blue": 100}')]
     assert (tmp_path / "state" / "rollbacks").read_text().startswith("rollback: ")
+    # "High Error Rate ... critical -> slack + pagerduty": each told once, of the decision.
+    paths = sorted(path for _, path, _ in alerts.received)
+    assert paths == ["/pagerduty", "/slack"], alerts.received
+    bodies = {path: json.loads(body) for _, path, body in alerts.received}
+    assert bodies["/slack"]["text"].startswith("RAWDOG cutover 10: NO-GO. ")
+    assert "error rate" in bodies["/slack"]["text"]
+    assert bodies["/pagerduty"]["routing_key"] == "pd-routing-key-for-tests"
+    assert bodies["/pagerduty"]["payload"]["summary"] == "RAWDOG cutover 10: NO-GO"
 
 
 # --- 003 lekiwi ------------------------------------------------------------------------------
@@ -687,7 +740,9 @@ def lekiwi(
     tmp_path: Path,
     new_types: list[str],
     p99_over_100ms: bool = False,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], Service]:
+    """The legacy and new services, their Prometheus, the databases and the alert channels
+    (#migration-alerts and PagerDuty on one receiver)."""
     legacy = serve(robot_api("", "/health", ["arm", "rover"]), heartbeat_service())
     new = serve(
         robot_api("/api/v2", "/api/v2/health", new_types), heartbeat_service(p99_over_100ms)
@@ -695,7 +750,8 @@ def lekiwi(
     url = prometheus({"legacy": (legacy, {"system": "legacy"}), "new": (new, {"system": "new"})})
     sync = serve({"/health": (200, {"ok": True}), "/api/sync/status": (200, {"lag_s": 3})})
     others = {port: serve({"/health": (200, {"ok": True})}) for port in (8003, 8004)}
-    return {
+    alerts = serve({})
+    env = {
         "LEKIWI_SYNC_URL": sync.url,
         **{f"LEKIWI_{port}_URL": service.url for port, service in others.items()},
         "LEKIWI_LEGACY_URL": legacy.url,
@@ -705,7 +761,10 @@ def lekiwi(
         "LEKIWI_NEW_DB": heartbeat_db(tmp_path / "new.db", "robot_heartbeats"),
         "LEKIWI_STATE_DIR": str(tmp_path / "state"),
         "USER": "operator",
+        "LEKIWI_SLACK_WEBHOOK": f"{alerts.url}/slack",
+        "LEKIWI_PAGERDUTY_URL": f"{alerts.url}/pagerduty",
     }
+    return env, alerts
 
 
 # 1000 requests/s for 5 minutes is the operators' load test, not one for a shared test machine:
@@ -716,18 +775,23 @@ WITHOUT_LOAD = ("-m", "canary_gate and not load")
 def test_lekiwi_canary_is_go_with_the_v2_prefix_and_renamed_table(
     serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
 ) -> None:
-    env = lekiwi(serve, prometheus, tmp_path, new_types=["arm", "rover"])
-    run = run_example("lekiwi", tmp_path, env, "--cutover-step", "10", *WITHOUT_LOAD)
+    env, alerts = lekiwi(serve, prometheus, tmp_path, new_types=["arm", "rover"])
+    # The load test is [steps.25.load]: at 10% there is no load gate to leave out.
+    run = run_example("lekiwi", tmp_path, env, "--cutover-step", "10")
     assert run.returncode == 0, run.stdout[-3000:]
     assert {run.gate(g) for g in ("smoke", "ab", "metrics", "integrity")} == {"GO"}
+    assert "load" not in run.decision["gates"]  # type: ignore[operator]
     judged = [str(test["nodeid"]) for test in run.decision["tests"]]  # type: ignore[attr-defined]
     assert any("sync status" in nodeid for nodeid in judged), judged
+    # #migration-alerts hears of every decision; PagerDuty only of a NO-GO's action.
+    assert [path for _, path, _ in alerts.received] == ["/slack"], alerts.received
+    assert json.loads(alerts.received[0][2])["text"].startswith("lekiwi 10: GO ")
 
 
-def test_lekiwi_a_robot_type_missing_is_no_go_and_the_universal_rollback_runs(
+def test_lekiwi_a_robot_type_missing_rolls_back_with_the_phase_and_the_reason(
     serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
 ) -> None:
-    env = lekiwi(serve, prometheus, tmp_path, new_types=["arm"])
+    env, alerts = lekiwi(serve, prometheus, tmp_path, new_types=["arm"])
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "traffic-split").write_text("10 operator\n")  # the canary is on
     run = run_example("lekiwi", tmp_path, env, "--cutover-step", "25", *WITHOUT_LOAD)
@@ -735,25 +799,26 @@ def test_lekiwi_a_robot_type_missing_is_no_go_and_the_universal_rollback_runs(
     assert run.gate("ab") == "NO-GO"
     assert "GET /robots/types" in run.reasons
     assert (tmp_path / "state" / "traffic-split").read_text() == "0 operator\n"
-    assert (tmp_path / "state" / "rollbacks").read_text().startswith("canary: ")
+    # universal_rollback.sh canary_25 "<reason>", as the runbook calls it.
+    rollback = (tmp_path / "state" / "rollbacks").read_text()
+    assert rollback.startswith("canary_25: "), rollback
+    assert "GET /robots/types" in rollback
+    assert rollback.count("\n") == 1, rollback
+    pages = [json.loads(body) for _, path, body in alerts.received if path == "/pagerduty"]
+    assert len(pages) == 1, alerts.received
+    assert pages[0]["payload"]["summary"].startswith("lekiwi 25: rollback ")
 
 
-@needs("policy")
 def test_lekiwi_p99_over_100ms_holds_the_step_without_rolling_back(
     serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
 ) -> None:
-    env = lekiwi(serve, prometheus, tmp_path, new_types=["arm", "rover"], p99_over_100ms=True)
+    env, alerts = lekiwi(
+        serve, prometheus, tmp_path, new_types=["arm", "rover"], p99_over_100ms=True
+    )
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "traffic-split").write_text("10 operator\n")
     run = run_example(
-        "lekiwi",
-        tmp_path,
-        env,
-        "--cutover-step",
-        "25",
-        "--cutover-promote",
-        *WITHOUT_LOAD,
-        fragment="needs-policy.toml",
+        "lekiwi", tmp_path, env, "--cutover-step", "25", "--cutover-promote", *WITHOUT_LOAD
     )
     assert run.returncode == 14, run.stdout[-3000:]
     assert run.decision["outcome"] == "HOLD"
@@ -762,28 +827,7 @@ def test_lekiwi_p99_over_100ms_holds_the_step_without_rolling_back(
     assert "limit < 100 ms" in warnings
     assert (tmp_path / "state" / "traffic-split").read_text() == "10 operator\n"
     assert not (tmp_path / "state" / "rollbacks").exists()
-
-
-@needs("policy")
-def test_lekiwi_universal_rollback_gets_the_phase_and_the_reason(
-    serve: Callable[..., Service], prometheus: Callable[[Jobs], str], tmp_path: Path
-) -> None:
-    env = lekiwi(serve, prometheus, tmp_path, new_types=["arm"])
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "traffic-split").write_text("10 operator\n")
-    run = run_example(
-        "lekiwi",
-        tmp_path,
-        env,
-        "--cutover-step",
-        "25",
-        *WITHOUT_LOAD,
-        fragment="needs-policy.toml",
-    )
-    assert run.returncode == 1, run.stdout[-3000:]
-    rollback = (tmp_path / "state" / "rollbacks").read_text()
-    assert rollback.startswith("canary_25: "), rollback
-    assert "GET /robots/types" in rollback
+    assert all(path == "/slack" for _, path, _ in alerts.received), alerts.received
 
 
 # --- 004 week12-go ---------------------------------------------------------------------------
@@ -1078,7 +1122,7 @@ def test_rawdog_integrations_are_posted_to_their_sandboxes(
     payments_down: bool,
 ) -> None:
     payments: Answer = (500, {"error": "gateway"}) if payments_down else (200, {"charge_id": "c"})
-    env, _ = rawdog(serve, prometheus, tmp_path, 0.1, green_payments=payments)
+    env, _, _ = rawdog(serve, prometheus, tmp_path, 0.1, green_payments=payments)
     run = run_example("rawdog-7c", tmp_path, env, "--cutover-step", "10", "-m", "smoke")
     if not payments_down:
         assert run.returncode == 0, run.stdout[-3000:]
