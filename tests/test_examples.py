@@ -415,7 +415,13 @@ def test_stinkster_memory_over_200mb_is_no_go_and_runs_the_quick_rollback(
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "traffic-split").write_text("10\n")  # the canary is on
     run = run_example(
-        "stinkster", tmp_path, env, "--cutover-step", "50", *WITHOUT_RESOURCES, changes=STINKSTER_ON_CI
+        "stinkster",
+        tmp_path,
+        env,
+        "--cutover-step",
+        "50",
+        *WITHOUT_RESOURCES,
+        changes=STINKSTER_ON_CI,
     )
     assert run.returncode == 1, run.stdout[-3000:]
     assert run.decision["decision"] == "NO-GO"
@@ -469,7 +475,8 @@ def test_stinkster_resources_measure_the_service_process(
         return
     assert run.returncode == 1, run.stdout[-3000:]
     assert run.gate("resources") == "NO-GO"
-    assert "memory" in run.reasons and "200" in run.reasons, run.reasons
+    assert "memory" in run.reasons, run.reasons
+    assert "200" in run.reasons, run.reasons
 
 
 # --- 001 smart-streaming ---------------------------------------------------------------------
