@@ -364,9 +364,20 @@ STINKSTER_ON_CI = {
         'thresholds = ["p95 < 2s", "error_rate < 0.1%", "rps >= 0.9 * target_rps"]'
     )
 }
-# The stand-in services are threads of this test process: [resources] would measure pytest, so
-# these runs leave it out; test_stinkster_resources_measure_the_service_process runs it.
+# The stand-in services are threads of this test process, which [resources] must not measure:
+# a run that promotes (a complete gate run) points it at a service process of its own; the
+# others leave it out. test_stinkster_resources_measure_the_service_process tests it alone.
 WITHOUT_RESOURCES = ("-m", "canary_gate and not resources")
+RESOURCES = (
+    'thresholds = ["memory < 200MB", "cpu < 50%", "memory_growth < 10MB"]   # growth: MB per hour'
+)
+
+
+def resources_of(url: str) -> dict[str, str]:
+    """The change to the example that makes [resources] measure the process listening at `url`."""
+    return {RESOURCES: f"{RESOURCES}\nnew = {{ port = {httpx.URL(url).port} }}"}
+
+
 STINKSTER_STATUS = {"services": ["api", "gps", "spectrum", "tak"], "integrations": {"tak": "up"}}
 
 
@@ -389,22 +400,16 @@ def stinkster(serve: Callable[..., Service], memory_mb: float) -> dict[str, str]
 
 
 def test_stinkster_canary_is_go_and_the_split_script_moves_traffic(
-    serve: Callable[..., Service], tmp_path: Path
+    serve: Callable[..., Service], service_process: Callable[[int], str], tmp_path: Path
 ) -> None:
     env = {**stinkster(serve, memory_mb=120), "STINKSTER_STATE_DIR": str(tmp_path / "state")}
+    changes = {**STINKSTER_ON_CI, **resources_of(service_process(20))}
     run = run_example(
-        "stinkster",
-        tmp_path,
-        env,
-        "--cutover-step",
-        "10",
-        "--cutover-promote",
-        *WITHOUT_RESOURCES,
-        changes=STINKSTER_ON_CI,
+        "stinkster", tmp_path, env, "--cutover-step", "10", "--cutover-promote", changes=changes
     )
     assert run.returncode == 0, run.stdout[-3000:]
     assert run.decision["decision"] == "GO"
-    assert {run.gate(g) for g in ("smoke", "load", "metrics")} == {"GO"}
+    assert {run.gate(g) for g in ("smoke", "load", "metrics", "resources")} == {"GO"}
     assert (tmp_path / "state" / "traffic-split").read_text().strip() == "10"
 
 
@@ -679,14 +684,17 @@ def test_rawdog_error_rate_over_5_percent_is_no_go_blue_takes_everything_back(
     assert "error_rate = 10 %, limit < 5 %: FAIL" in run.reasons
     assert balancer.received == [("PUT", "/pools/rawdog", b'{"green": 0, "blue": 100}')]
     assert (tmp_path / "state" / "rollbacks").read_text().startswith("rollback: ")
-    # "High Error Rate ... critical -> slack + pagerduty": each told once, of the decision.
-    paths = sorted(path for _, path, _ in alerts.received)
-    assert paths == ["/pagerduty", "/slack"], alerts.received
-    bodies = {path: json.loads(body) for _, path, body in alerts.received}
-    assert bodies["/slack"]["text"].startswith("RAWDOG cutover 10: NO-GO. ")
-    assert "error rate" in bodies["/slack"]["text"]
-    assert bodies["/pagerduty"]["routing_key"] == "pd-routing-key-for-tests"
-    assert bodies["/pagerduty"]["payload"]["summary"] == "RAWDOG cutover 10: NO-GO"
+    # "High Error Rate ... critical -> slack + pagerduty": PagerDuty paged once, for the
+    # decision; Slack told of the decision and of the rollback it led to.
+    slack = [json.loads(body)["text"] for _, path, body in alerts.received if path == "/slack"]
+    pages = [json.loads(body) for _, path, body in alerts.received if path == "/pagerduty"]
+    assert len(slack) == 2, alerts.received
+    assert slack[0].startswith("RAWDOG cutover 10: NO-GO none none. "), slack
+    assert "error rate" in slack[0]
+    assert slack[1].startswith("RAWDOG cutover 10: NO-GO rollback "), slack
+    assert len(pages) == 1, alerts.received
+    assert pages[0]["routing_key"] == "pd-routing-key-for-tests"
+    assert pages[0]["payload"]["summary"] == "RAWDOG cutover 10: NO-GO"
 
 
 # --- 003 lekiwi ------------------------------------------------------------------------------
