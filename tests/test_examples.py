@@ -413,12 +413,15 @@ def test_stinkster_canary_is_go_and_the_split_script_moves_traffic(
     assert (tmp_path / "state" / "traffic-split").read_text().strip() == "10"
 
 
-def test_stinkster_memory_over_200mb_is_no_go_and_runs_the_quick_rollback(
-    serve: Callable[..., Service], tmp_path: Path
+@pytest.mark.parametrize("quick_fails", [False, True], ids=["quick", "quick-fails-then-full"])
+def test_stinkster_memory_over_200mb_is_no_go_and_runs_the_first_rollback_that_works(
+    serve: Callable[..., Service], tmp_path: Path, quick_fails: bool
 ) -> None:
     env = {**stinkster(serve, memory_mb=350), "STINKSTER_STATE_DIR": str(tmp_path / "state")}
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "traffic-split").write_text("10\n")  # the canary is on
+    if quick_fails:
+        (tmp_path / "state" / "quick-rollback-fails").touch()
     run = run_example(
         "stinkster",
         tmp_path,
@@ -432,7 +435,9 @@ def test_stinkster_memory_over_200mb_is_no_go_and_runs_the_quick_rollback(
     assert run.decision["decision"] == "NO-GO"
     assert run.gate("metrics") == "NO-GO"
     assert "last process_memory_mb = 350, limit < 200: FAIL" in run.reasons
-    assert (tmp_path / "state" / "rollbacks").read_text() == "quick rollback\n"
+    # helpers = "first_success": the full rollback only when the quick one failed.
+    ran = "full rollback\n" if quick_fails else "quick rollback\n"
+    assert (tmp_path / "state" / "rollbacks").read_text() == ran
     assert (tmp_path / "state" / "traffic-split").read_text().strip() == "0"
 
 
