@@ -20,8 +20,10 @@ from typing import Any
 from pytest_cutover.output import Output
 
 # Whose failure it is, which is what a release manager asks first. Allure files a failed or broken
-# test under the first category that matches its message. record_gate writes messages as
-# "gate: check: reason", inconclusive ones as "inconclusive: gate: check: reason". The patterns
+# test under the first category that matches its message. record_gate fails a test with
+# "gate: check: reason", an inconclusive one with "inconclusive: gate: check: reason", and
+# allure-pytest puts "Failed: " in front; the decision's own result says "inconclusive: " too
+# when it is INCONCLUSIVE. The patterns
 # hold for Allure 2 (Java, matched whole) and Allure 3 (JavaScript, searched): `^...[\s\S]*`,
 # no inline flags, which JavaScript's RegExp rejects.
 LEGACY_IS_BROKEN = "Legacy is broken"
@@ -29,7 +31,7 @@ TOOLS_FAILED = "The tools failed"
 COULD_NOT_TELL = "The gate could not tell"
 NEW_IS_WRONG = "New is wrong"
 _ANY = r"[\s\S]*"
-_INCONCLUSIVE = "^inconclusive: " + _ANY
+_INCONCLUSIVE = "^(Failed: )?inconclusive: " + _ANY
 CATEGORIES: list[dict[str, Any]] = [
     {"name": LEGACY_IS_BROKEN, "matchedStatuses": ["failed", "broken"],
      "messageRegex": _INCONCLUSIVE + "(legacy: |legacy is |legacy's |legacy could not)" + _ANY},
@@ -170,7 +172,7 @@ def _write_decision_result(
         "name": name,
         "fullName": "cutover.decision",
         "status": "passed" if verdict == "GO" else "failed",
-        "statusDetails": {"message": "\n".join(document.get("reasons", [])) or verdict},
+        "statusDetails": {"message": _message(verdict, document.get("reasons", []))},
         "stage": "finished",
         "start": _millis(document.get("started_at")),
         "stop": _millis(document.get("finished_at")),
@@ -184,6 +186,11 @@ def _write_decision_result(
         "attachments": attachments,
     }
     output.write_json(alluredir / f"{result['uuid']}-result.json", result)
+
+
+def _message(verdict: str, reasons: list[str]) -> str:
+    message = "\n".join(reasons) or verdict
+    return f"inconclusive: {message}" if verdict == "INCONCLUSIVE" else message
 
 
 def _millis(stamp: object) -> int:

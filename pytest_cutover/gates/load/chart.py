@@ -3,8 +3,9 @@ with the budget's latency limits drawn as lines, so a reviewer sees at a glance 
 crept up under load and how close it came to the limit.
 
 Hand-written rather than drawn by a plotting library: four polylines, two axes and a legend
-are about a hundred lines, where matplotlib would add tens of megabytes (numpy, pillow,
-fonttools) and seconds of import to every load gate (figures in the README, "Load").
+are about a hundred lines and take a millisecond, where matplotlib would add 177 MB to the
+install (numpy, pillow, fonttools) and about 4 s of import and render to every load gate
+(measured here; README, "Sign-off").
 """
 
 from __future__ import annotations
