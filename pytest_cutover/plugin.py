@@ -51,6 +51,7 @@ from pytest_cutover.suite import (
 if TYPE_CHECKING:
     from pytest_cutover.config import CutoverConfig
     from pytest_cutover.decision import Decision, TestRecord, TestStatus
+    from pytest_cutover.progress_relay import ProgressRelay
 
 SUITES_PACKAGE = "pytest_cutover.suites"
 # `-m canary_gate` or `-m smoke` asks for a gate run even when it selects nothing; "not ..." does
@@ -309,6 +310,7 @@ class GateSession:
         self.started_at = datetime.now(UTC)
         self.records: dict[str, TestRecord] = {}
         self.decision: Decision | None = None
+        self.relay: ProgressRelay | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         from pytest_cutover.decision import TestRecord, TestStatus
@@ -331,8 +333,28 @@ class GateSession:
         step = self.config.stash[keys.SETTINGS].step
         return bool(self.records) or _asks_for_gates(self.config) or step.source in _EXPLICIT
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Under `pytest -n N`, show the workers' progress (pytest_cutover.progress_relay)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or self.config.getoption("dist", "no") == "no":
+            return
+        from pytest_cutover.progress_relay import ProgressRelay
+
+        writer = self.config.get_terminal_writer()
+
+        def show(line: str) -> None:
+            if writer.width_of_current_line:  # never on the line of test results
+                writer.line()
+            reporter.write_line(line)
+
+        folder = run_dir(self.config) / fixtures.PROGRESS_FOLDER
+        self.relay = ProgressRelay(folder, show)
+        self.relay.start()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.relay is not None:
+            self.relay.stop()
         shutil.rmtree(run_dir(self.config), ignore_errors=True)
         if not self._is_gate_run():
             return

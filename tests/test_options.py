@@ -81,3 +81,27 @@ def test_the_environment_beats_the_ini_file_and_a_bad_value_names_its_source(
     result = traffic_project.runpytest_subprocess("-m", "canary_gate")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*CUTOVER_MONITOR: *'soon'*"])
+
+
+def test_workers_progress_is_shown_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", cutover=MINIMAL_CONFIG)
+    pytester.makeini(OWN_GATES_ONLY)
+    pytester.makepyfile(
+        test_gate="""
+        import pytest
+        pytestmark = pytest.mark.canary_gate
+        @pytest.mark.parametrize("table", ["orders", "users"])
+        def test_long(cutover_progress, table):
+            cutover_progress.update(f"hash {table}", 1, 4)
+            cutover_progress.update(f"hash {table}", 2, 4)
+            cutover_progress.finish(f"hash {table}", "4 rows")
+        """
+    )
+    result = pytester.runpytest_subprocess("-m", "canary_gate", "-n", "2", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    lines = result.stdout.lines
+    for table in ("orders", "users"):
+        for shown in (r"1 of 4 \(25%\)", r"done in \d+ s, 4 rows"):
+            pattern = rf"\[gw[01]\] cutover hash {table}: {shown}"
+            assert any(re.fullmatch(pattern, line) for line in lines), pattern
+    assert not list((pytester.path / "reports" / ".runs").glob("*/progress"))  # cleaned up
