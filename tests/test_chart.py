@@ -52,3 +52,14 @@ def test_round_ticks_cover_the_highest_value() -> None:
     assert nice_ticks(330) == [0, 100, 200, 300, 400]
     assert nice_ticks(60) == [0, 20, 40, 60]
     assert nice_ticks(0.7) == [0, 0.2, 0.4, 0.6, 0.8]
+
+
+def test_a_limit_far_above_the_lines_is_named_not_drawn() -> None:
+    svg = latency_chart({"new": run(0.002, 0.004)}, [parse_threshold("p95 < 250ms")])
+    assert svg is not None
+    shown = [t.text for t in texts(svg)]
+    assert "above the chart: p95 < 250ms" in shown
+    assert "latency (ms)" in shown
+    labels = [t.text or "" for t in texts(svg) if t.get("text-anchor") == "end"]
+    y_ticks = [float(label) for label in labels if label.replace(".", "").isdigit()]
+    assert max(y_ticks) < 10  # the lines fill the chart; the axis does not climb to 250

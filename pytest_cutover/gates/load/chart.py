@@ -23,6 +23,7 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 24, 64, 48
 COLOURS = {("new", "p95"): "#d62728", ("new", "p50"): "#ff9896",
            ("legacy", "p95"): "#1f77b4", ("legacy", "p50"): "#aec7e8"}  # fmt: skip
 LIMIT_COLOUR = "#444444"
+FAR_ABOVE = 3.0
 STATISTICS = ("p50", "p95")
 _CHAR_WIDTH = 6.6  # average width of an 11 px sans-serif character, for laying out the legend
 
@@ -40,9 +41,15 @@ def latency_chart(
     lines = {key: line for key, line in lines.items() if line}
     if not lines:
         return None
-    limits = latency_limits(thresholds)
     points = [p for line in lines.values() for p in line]
-    highest = max([y for _, y in points] + [seconds for _, seconds in limits])
+    measured = max(y for _, y in points)
+    # A limit far above what was measured would squash the lines onto the axis: it is named
+    # above the chart instead of drawn.
+    limits: list[tuple[str, float]] = []
+    above: list[tuple[str, float]] = []
+    for label, seconds in latency_limits(thresholds):
+        (limits if seconds <= FAR_ABOVE * measured else above).append((label, seconds))
+    highest = max([measured] + [seconds for _, seconds in limits])
     unit, scale = ("s", 1.0) if highest >= 10 else ("ms", 1000.0)
     y_ticks = nice_ticks(highest * scale * 1.05)
     x_ticks = nice_ticks(max(x for x, _ in points))
@@ -90,6 +97,10 @@ def latency_chart(
                      'stroke-dasharray="6 4"/>')  # fmt: skip
         parts.append(f'<text x="{LEFT + plot_w - 4}" y="{y - 4:.1f}" text-anchor="end" '
                      f'fill="{LIMIT_COLOUR}">limit: {escape(label)}</text>')  # fmt: skip
+    if above:
+        named = ", ".join(label for label, _ in above)
+        parts.append(f'<text x="{LEFT + plot_w}" y="{TOP - 6}" text-anchor="end" '
+                     f'fill="{LIMIT_COLOUR}">above the chart: {escape(named)}</text>')  # fmt: skip
     for (system, stat), line in lines.items():
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in line)
         parts.append(f'<polyline fill="none" stroke="{COLOURS[(system, stat)]}" '
