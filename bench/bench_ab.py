@@ -3,7 +3,7 @@ differ takes versus waiting on the network. The differ must never be the bottlen
 
     .venv/bin/python -m bench.bench_ab [--runs 3] [--concurrency 8]
     .venv/bin/python -m bench.bench_ab --large 1,10,50 [--max-body 1MB]
-    .venv/bin/python -m bench.bench_ab --static 5000 [--concurrency 16]
+    .venv/bin/python -m bench.bench_ab --static 5000 --concurrency 16
 
 Starts the demo systems on loopback (as the main job does), replays the demo corpus (1,971
 replayable requests) with noise sampling off and on, and prints medians over the runs.
@@ -14,7 +14,9 @@ body must be linear in its size (by length and SHA-256 beyond max_body, else fie
 
 With --static, two nginx instances on loopback serve one static JSON document; the gate replays
 that many GETs (noise off, no rate cap) and its pairs/s are printed beside a plain sync httpx
-loop on one thread asking both servers in turn, in the same run: what the client costs.
+loop on one thread asking both servers in turn, in the same run (what the client costs), with
+the ratio and the differ's share of the wall time. Then two servers that take 50 ms per answer:
+the gate's pairs/s beside the most the in-flight cap allows (concurrency / 0.05 s).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import socket
 import statistics
 import subprocess
@@ -40,6 +43,7 @@ from pytest_cutover.launcher import SystemPool
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
 from tests.http_support import serve
+from tests.nginx_support import NGINX
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,7 +54,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--large", help="body sizes in MB, comma-separated, e.g. 1,10,50")
     parser.add_argument("--max-body", default="1MB")
-    parser.add_argument("--static", type=int, help="GETs to replay against two nginx servers")
+    parser.add_argument(
+        "--static", type=int, help="GETs to replay against two nginx servers (e.g. 5000)"
+    )
     args = parser.parse_args()
     if args.static:
         static_servers(args.static, args.concurrency)
@@ -179,6 +185,9 @@ def _free_port() -> int:
 
 
 def static_servers(count: int, concurrency: int) -> None:
+    """The client's cost: the gate against a plain sync httpx loop on one thread, in one run;
+    then the network's: servers that take 50 ms per answer, where the in-flight cap must hide
+    the latency (the gate can reach concurrency / 0.05 s pairs per second, no more)."""
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         document = {"items": [{"id": i, "name": f"user {i}"} for i in range(20)]}
@@ -189,43 +198,100 @@ def static_servers(count: int, concurrency: int) -> None:
             port = _free_port()
             config = base / f"nginx-{port}.conf"
             config.write_text(_NGINX.format(folder=folder, port=port))
-            processes.append(subprocess.Popen(["nginx", "-c", str(config), "-p", folder]))
+            processes.append(subprocess.Popen([NGINX, "-c", str(config), "-p", folder]))
             urls.append(f"http://127.0.0.1:{port}")
         try:
             for url in urls:
                 _wait_for(url)
             paths = [f"/users/{i}" for i in range(count)]
-            (base / "corpus.jsonl").write_text(
-                "".join(json.dumps({"path": p}) + "\n" for p in paths)
-            )
-            settings = {"corpus": "corpus.jsonl", "concurrency": concurrency, "rate": 1_000_000}
-            ab = AbConfig.model_validate(settings)
-            legacy, new = (
-                System(n, SystemConfig(base_url=u), u, base)
-                for n, u in zip(("legacy", "new"), urls, strict=True)
-            )
-            redactor = Redactor()
-            plan = make_plan(ab, base, redactor)
-            began = time.perf_counter()
-            results = run_ab(ab, base, redactor, legacy, new, plan, dt.date.today())
-            gate_rate = count / (time.perf_counter() - began)
-            overall = next(r for r in results if r.name == OVERALL)
-            share = overall.evidence["timing"]["comparing_share"]
+            gate_rate, share, outcome = _gate_rate(base, urls, paths, concurrency)
             began = time.perf_counter()
             with httpx.Client() as client:
                 for path in paths:
                     for url in urls:
                         client.get(url + path).raise_for_status()
             loop_rate = count / (time.perf_counter() - began)
-            outcome = overall.outcome.value
-            print(f"{count} GET pairs, concurrency {concurrency}, noise off, outcome {outcome}")
-            print(f"gate                  {gate_rate:>7.0f} pairs/s (differ {share:.1%} of wall)")
-            print(f"sync httpx, 1 thread  {loop_rate:>7.0f} pairs/s")
-            print(f"gate / loop           {gate_rate / loop_rate:>7.2f}x")
         finally:
             for process in processes:
                 process.terminate()
                 process.wait()
+        print(f"{count} GET pairs on two nginx, concurrency {concurrency}, noise off, {outcome}")
+        print(f"gate                  {gate_rate:>7.0f} pairs/s (differ {share:.1%} of wall)")
+        print(f"sync httpx, 1 thread  {loop_rate:>7.0f} pairs/s")
+        print(f"gate / loop           {gate_rate / loop_rate:>7.2f}x")
+        # In processes of their own: the servers' Python must not share the gate's GIL.
+        slow = [_SlowServer(document, 0.05) for _ in range(2)]
+        try:
+            bound = concurrency / 0.05
+            count = int(bound * 3)  # about three seconds at the bound
+            slow_urls = [server.url for server in slow]
+            rate, share, outcome = _gate_rate(base, slow_urls, paths[:count], concurrency)
+        finally:
+            for server in slow:
+                server.stop()
+        print(f"{count} GET pairs, 50 ms per answer, concurrency {concurrency}, {outcome}")
+        print(
+            f"gate                  {rate:>7.0f} pairs/s of at most {bound:.0f} "
+            f"({rate / bound:.0%}; differ {share:.1%} of wall)"
+        )
+
+
+def _gate_rate(
+    base: Path, urls: list[str], paths: list[str], concurrency: int
+) -> tuple[float, float, str]:
+    """Pairs per second of one gate run (noise off, no rate cap), the differ's share, outcome."""
+    (base / "corpus.jsonl").write_text("".join(json.dumps({"path": p}) + "\n" for p in paths))
+    settings = {"corpus": "corpus.jsonl", "concurrency": concurrency, "rate": 1_000_000}
+    ab = AbConfig.model_validate(settings)
+    legacy, new = (
+        System(n, SystemConfig(base_url=u), u, base)
+        for n, u in zip(("legacy", "new"), urls, strict=True)
+    )
+    redactor = Redactor()
+    plan = make_plan(ab, base, redactor)
+    began = time.perf_counter()
+    results = run_ab(ab, base, redactor, legacy, new, plan, dt.date.today())
+    rate = len(paths) / (time.perf_counter() - began)
+    overall = next(r for r in results if r.name == OVERALL)
+    return rate, overall.evidence["timing"]["comparing_share"], overall.outcome.value
+
+
+class _SlowServer:
+    """A keep-alive JSON server that waits `delay` seconds before each answer, in a process."""
+
+    def __init__(self, document: object, delay: float) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = multiprocessing.Process(
+            target=_serve_slowly, args=(json.dumps(document).encode(), delay, self.port)
+        )
+        self.process.start()
+        _wait_for(self.url)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join()
+
+
+def _serve_slowly(body: bytes, delay: float, port: int) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as nginx
+        # Headers and body leave in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK would add 40 ms to every answer, which nginx never does.
+        disable_nagle_algorithm = True
+
+        def do_GET(self) -> None:
+            time.sleep(delay)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
 def _wait_for(url: str) -> None:

@@ -190,7 +190,9 @@ def _check(config: CutoverConfig, as_json: bool) -> int:
     console.print(f"{config.path}: valid")
     for name, described in systems.items():
         started = " (started by the plugin)" if described["started_by_plugin"] else ""
-        console.print(f"  {name}: {described['base_url']}{started}")
+        console.print(f"  {name}: {described['base_url'] or 'no base_url'}{started}")
+        for service, shown in described.get("services", {}).items():
+            console.print(f"    {service} service, {shown['base_url']}")
         if described["database"]:
             console.print(f"    database: {described['database']}")
     console.print(f"  smoke: {len(config.smoke.endpoints)} declared endpoint checks")

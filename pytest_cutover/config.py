@@ -15,11 +15,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     Field,
     PrivateAttr,
     ValidationError,
@@ -33,6 +34,7 @@ from pytest_cutover.gates.ab.config import AbConfig
 from pytest_cutover.gates.integrity.config import IntegrityConfig
 from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.metrics.config import MetricsConfig
+from pytest_cutover.gates.security.config import SecurityConfig
 from pytest_cutover.gates.smoke.config import SmokeConfig
 from pytest_cutover.output import Output
 from pytest_cutover.redact import (
@@ -48,10 +50,37 @@ class ConfigError(Exception):
     """A user mistake in cutover.toml: shown as a usage error, never as a traceback."""
 
 
+def _path_or_off(value: object) -> object:
+    """`readiness = false` says in so many words that a probe is off; no path is the same."""
+    return None if value is False else value
+
+
+ProbePath = Annotated[str | None, BeforeValidator(_path_or_off)]
+
+
 class HealthPaths(Section):
-    health: str = "/health"
-    readiness: str = "/health/readiness"
-    liveness: str = "/health/liveness"
+    """The health probes a system or service has. Only a declared path is probed: a service
+    without a readiness endpoint must not be judged on one it never had."""
+
+    health: ProbePath = None
+    readiness: ProbePath = None
+    liveness: ProbePath = None
+
+    @field_validator("health", "readiness", "liveness")
+    @classmethod
+    def _absolute_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("expected a path that starts with '/', such as '/health', or false")
+        return value
+
+    def declared(self) -> dict[str, str]:
+        """Probe name to path, for the probes this system or service declares."""
+        paths = {"health": self.health, "readiness": self.readiness, "liveness": self.liveness}
+        return {probe: path for probe, path in paths.items() if path is not None}
+
+    def ready_path(self) -> str | None:
+        """What a started system is waited on when its [start] names no `ready` path."""
+        return self.readiness or self.health
 
 
 class StartSpec(Section):
@@ -66,11 +95,47 @@ class StartSpec(Section):
     secret_mappings = ("env",)
 
 
-class SystemConfig(Section):
-    secret_urls = ("base_url", "database")
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("expected an http:// or https:// URL such as 'http://127.0.0.1:8000'")
+    return value.rstrip("/")
+
+
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ServiceConfig(Section):
+    """One HTTP service of a system that runs several (an API on :3001, auth on :3002...).
+    Headers add to the system's; timeouts and TLS checking are the system's."""
+
+    secret_urls = ("base_url",)
     secret_mappings = ("headers",)
 
     base_url: str
+    headers: dict[str, str] = {}
+    health: HealthPaths = HealthPaths()
+    start: StartSpec | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @model_validator(mode="after")
+    def _port_placeholder_needs_start(self) -> ServiceConfig:
+        if "{port}" in self.base_url and self.start is None:
+            raise ValueError("'{port}' in base_url is only filled in for a service with [start]")
+        return self
+
+
+class SystemConfig(Section):
+    """One side of the cutover. Without `base_url` (and without services) it is a database
+    only: the gates that speak HTTP read "not configured" for it instead of probing anything."""
+
+    secret_urls = ("base_url", "database")
+    secret_mappings = ("headers",)
+
+    base_url: str | None = None
     database: str | None = None
     headers: dict[str, str] = {}
     timeout: Duration = 10.0
@@ -78,19 +143,61 @@ class SystemConfig(Section):
     verify_tls: bool = True
     health: HealthPaths = HealthPaths()
     start: StartSpec | None = None
+    services: dict[str, ServiceConfig] = {}
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("expected an http:// or https:// URL such as 'http://127.0.0.1:8000'")
-        return value.rstrip("/")
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @field_validator("services")
+    @classmethod
+    def _service_names(cls, value: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
+        for name in value:
+            if not _SERVICE_NAME.match(name):
+                raise ValueError(
+                    f"service name {name!r}: expected letters, digits, '_', '-' or '.', "
+                    f"such as 'auth' or 'api-v2'"
+                )
+        return value
 
     @model_validator(mode="after")
     def _port_placeholder_needs_start(self) -> SystemConfig:
+        if self.base_url is None:
+            if self.start is not None:
+                raise ValueError(
+                    "[start] needs a base_url: it is how the plugin knows the system is serving "
+                    "(a service's own [start] goes in [systems.NAME.services.SERVICE.start])"
+                )
+            if self.health.declared():
+                raise ValueError("health paths need a base_url to probe them on")
+            return self
         if "{port}" in self.base_url and self.start is None:
             raise ValueError("'{port}' in base_url is only filled in for a system with [start]")
         return self
+
+    @property
+    def serves_http(self) -> bool:
+        """Whether the gates that speak HTTP have anything to speak to on this system."""
+        return self.base_url is not None or bool(self.services)
+
+    def reaches(self, service: str | None) -> bool:
+        """Whether a check on `service` (None: the base_url) has something to ask here."""
+        return service in self.services if service else self.base_url is not None
+
+    def service(self, name: str) -> SystemConfig:
+        """The service as a system of its own: its URL, health and start, the system's headers
+        (its own added), timeouts and TLS setting, and no database."""
+        service = self.services[name]
+        return SystemConfig(
+            base_url=service.base_url,
+            headers={**self.headers, **service.headers},
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            verify_tls=self.verify_tls,
+            health=service.health,
+            start=service.start,
+        )
 
 
 class Systems(Section):
@@ -105,6 +212,7 @@ class CutoverConfig(Section):
     integrity: IntegrityConfig = IntegrityConfig()
     load: LoadConfig | None = None
     metrics: MetricsConfig = MetricsConfig()
+    security: SecurityConfig | None = None
     traffic: TrafficConfig | None = None
     actions: ActionsConfig | None = None
 
@@ -155,11 +263,20 @@ class CutoverConfig(Section):
         for name in SYSTEM_NAMES:
             system = self.system(name)
             described[name] = {
-                "base_url": self.redactor.text(system.base_url),
+                "base_url": self.redactor.text(system.base_url) if system.base_url else None,
                 "database": self.redactor.text(system.database) if system.database else None,
                 "headers": self.redactor.value(system.headers),
                 "started_by_plugin": system.start is not None,
             }
+            if system.services:
+                described[name]["services"] = {
+                    service: {
+                        "base_url": self.redactor.text(config.base_url),
+                        "headers": self.redactor.value(config.headers),
+                        "started_by_plugin": config.start is not None,
+                    }
+                    for service, config in system.services.items()
+                }
         return described
 
 
@@ -192,7 +309,33 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Cutover
     config._path = path.resolve()
     config._redactor = Redactor(config.secrets() | _filled_secrets(config, filled))
     _check_schemas(config)
+    _check_services(config)
     return config
+
+
+def _check_services(config: CutoverConfig) -> None:
+    """A check names a service each system it asks must have, or asks a base_url each one has.
+    A database-only system is simply not asked."""
+    targets = [
+        (f"smoke.endpoints[{index}]", endpoint.service, endpoint.systems)
+        for index, endpoint in enumerate(config.smoke.endpoints)
+    ]
+    if config.security is not None:
+        counts: dict[str, int] = {}
+        for kind, probe in config.security.probes():
+            index = counts[kind] = counts.get(kind, -1) + 1
+            targets.append((f"security.{kind}[{index}]", probe.service, list(SYSTEM_NAMES)))
+    for key, service, systems in targets:
+        for name in systems:
+            system = config.system(name)
+            if not system.serves_http or system.reaches(service):
+                continue
+            has = ", ".join(system.services) or "none"
+            if service is None:
+                problem = f"no service given, and systems.{name} has no base_url"
+            else:
+                problem = f"service = {service!r}: systems.{name} has no such service"
+            raise ConfigError(f"{config.path}: {key}: {problem} (its services: {has})")
 
 
 def _check_schemas(config: CutoverConfig) -> None:

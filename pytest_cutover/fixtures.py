@@ -105,18 +105,25 @@ def new(cutover_systems: SystemPool) -> System:
     return _system(cutover_systems, "new")
 
 
+def _http(system: System) -> Iterator[httpx.Client]:
+    if not system.serves_http:  # a database-only system, or one with services only
+        not_configured(f"systems.{system.name}.base_url is not set")
+    with system.http_client() as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def legacy_http(legacy: System) -> Iterator[httpx.Client]:
-    """An `httpx.Client` bound to legacy's base_url, with its default headers and timeouts."""
-    with legacy.http_client() as client:
-        yield client
+    """An `httpx.Client` bound to legacy's base_url, with its default headers and timeouts;
+    skips as not configured when legacy has no base_url."""
+    yield from _http(legacy)
 
 
 @pytest.fixture(scope="session")
 def new_http(new: System) -> Iterator[httpx.Client]:
-    """An `httpx.Client` bound to new's base_url, with its default headers and timeouts."""
-    with new.http_client() as client:
-        yield client
+    """An `httpx.Client` bound to new's base_url, with its default headers and timeouts;
+    skips as not configured when new has no base_url."""
+    yield from _http(new)
 
 
 def _engine(system: System, config: CutoverConfig) -> Iterator[Engine]:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -68,8 +68,12 @@ def start_system(
     output: Output,
     extra_env: Mapping[str, str] | None = None,
 ) -> StartedSystem:
-    """Run the system's start command and wait until its ready URL answers 2xx."""
+    """Run the system's start command and wait until it serves: its ready path (or declared
+    readiness, or health path) answers 2xx, or, with none of them, its base URL answers at all.
+    `name` is the system's, or `legacy/SERVICE` for one of its services (not `legacy.auth`:
+    the redactor reads `auth: ...` in a message as a credential)."""
     assert config.start is not None, f"{name} has no [start] section"
+    assert config.base_url is not None, f"{name} has [start] but no base_url"
     start = config.start
     port = str(free_port())
 
@@ -78,11 +82,14 @@ def start_system(
 
     argv = [fill(part) for part in start.command]
     base_url = fill(config.base_url)
-    ready = fill(start.ready or config.health.readiness)
-    ready_url = ready if ready.startswith(("http://", "https://")) else base_url + ready
+    ready = start.ready or config.health.ready_path()
+    ready_url = fill(ready or "/")
+    if not ready_url.startswith(("http://", "https://")):
+        ready_url = base_url + ready_url
     cwd = base_dir / start.cwd if start.cwd else base_dir
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{name}.{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    log_name = name.replace("/", ".")
+    log_path = log_dir / f"{log_name}.{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     env = {**os.environ, **start.env, **(extra_env or {})}
     log = output.child_log(log_path)
     try:
@@ -98,20 +105,27 @@ def start_system(
         )
     except OSError as err:
         raise StartError(
-            f"{name}: cannot run {argv[0]!r} (from [systems.{name}.start] command): {err}"
+            f"{name}: cannot run {argv[0]!r} (from [{_section(name)}.start] command): {err}"
         ) from None
     finally:
         log.started()
     started = StartedSystem(System(name, config, base_url, base_dir), process, log_path, log)
     try:
-        _wait_ready(started, ready_url, start.timeout)
+        _wait_ready(started, ready_url, start.timeout, any_answer=ready is None)
     except BaseException:
         started.stop()
         raise
     return started
 
 
-def _wait_ready(started: StartedSystem, ready_url: str, timeout: float) -> None:
+def _section(name: str) -> str:
+    system, _, service = name.partition("/")
+    return f"systems.{system}.services.{service}" if service else f"systems.{system}"
+
+
+def _wait_ready(
+    started: StartedSystem, ready_url: str, timeout: float, any_answer: bool = False
+) -> None:
     deadline = time.monotonic() + timeout
     last_problem = "no answer yet"
     with httpx.Client(timeout=2.0) as client:
@@ -126,7 +140,7 @@ def _wait_ready(started: StartedSystem, ready_url: str, timeout: float) -> None:
                 )
             try:
                 response = client.get(ready_url)
-                if response.is_success:
+                if response.is_success or any_answer:
                     return
                 last_problem = f"HTTP {response.status_code}"
             except httpx.HTTPError as err:
@@ -174,19 +188,26 @@ class SystemPool:
         atexit.register(self.stop_all)
 
     def get(self, name: str) -> System:
+        """The system, with its own process and each of its services' started first where
+        they have [start]. A database-only system has no base URL ("")."""
         if name not in self._systems:
-            system_config = self._config.system(name)
-            if system_config.start is None:
-                self._systems[name] = System(
-                    name, system_config, system_config.base_url, self._config.base_dir
-                )
-            else:
-                started = start_system(
-                    name, system_config, self._config.base_dir, self._log_dir, self._config.output
-                )
-                self._started[name] = started
-                self._systems[name] = started.system
+            config = self._config.system(name)
+            services = {
+                service: self._reach(f"{name}/{service}", config.service(service))
+                for service in config.services
+            }
+            system = self._reach(name, config)
+            self._systems[name] = replace(system, services=services)
         return self._systems[name]
+
+    def _reach(self, name: str, config: SystemConfig) -> System:
+        if config.start is None:
+            return System(name, config, config.base_url or "", self._config.base_dir)
+        started = start_system(
+            name, config, self._config.base_dir, self._log_dir, self._config.output
+        )
+        self._started[name] = started
+        return started.system
 
     def stop_all(self) -> None:
         while self._started:

@@ -21,12 +21,14 @@ TEMPLATE = """\
 base_url = "http://127.0.0.1:8001"          # the system being replaced
 # database = "sqlite:///legacy.db"           # read-only checks by the integrity gate
 # headers = { Authorization = "Bearer ${LEGACY_TOKEN}" }
+# health = { health = "/health", readiness = "/health/readiness" }   # probed only when declared
 
 [systems.new]
 base_url = "http://127.0.0.1:8002"          # the system taking over
 # database = "postgresql://gate:${NEW_DB_PASSWORD}@db.internal/app"
+# health = { health = "/health", readiness = "/health/readiness" }
 
-# Smoke: health, readiness, liveness, and the endpoints a person would check after a deploy.
+# Smoke: the declared health paths, and the endpoints a person would check after a deploy.
 [smoke]
 retry_deadline = "10s"
 # [[smoke.endpoints]]

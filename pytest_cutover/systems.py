@@ -7,8 +7,8 @@ connection level, so a gate bug cannot write to production.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +25,23 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class System:
-    """A configured system with its base URL resolved (a started system's port filled in)."""
+    """A configured system with its base URL resolved (a started system's port filled in).
+
+    A database-only system has no base URL (`base_url` is ""); each of its services (several
+    HTTP services on their own ports) is a System of its own, named `legacy/SERVICE`."""
 
     name: str
     config: SystemConfig
     base_url: str
     base_dir: Path
+    services: Mapping[str, System] = field(default_factory=dict)
+
+    @property
+    def serves_http(self) -> bool:
+        return bool(self.base_url)
+
+    def service(self, name: str) -> System:
+        return self.services[name]
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -1,4 +1,5 @@
-"""Smoke gate: health, readiness and liveness of both systems, then the declared key endpoints."""
+"""Smoke gate: the declared health, readiness and liveness probes of both systems and their
+services, then the declared key endpoints."""
 
 import pytest
 

@@ -52,7 +52,8 @@ def test_bad_url_and_bad_smoke_endpoint(pytester: pytest.Pytester) -> None:
         [
             "*systems.legacy.base_url = 'ftp://x': expected an http:// or https:// URL*",
             "*smoke.endpoints[[]0[]].path = 'api/users': expected a path that starts with '/'*",
-            "*smoke.endpoints[[]0[]].method = 'DELETE': Input should be 'GET', 'HEAD' or 'OPTIONS'",
+            "*smoke.endpoints[[]0[]].method = 'DELETE': DELETE may change data on the live system*"
+            "add safe = true*",
         ]
     )
 

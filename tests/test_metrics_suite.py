@@ -27,6 +27,10 @@ def demo(demo_system: Demo) -> Demo:
     return demo_system
 
 
+# Smoke probes only declared health paths; monitor mode watches them.
+HEALTH = '{ health = "/health", readiness = "/health/readiness", liveness = "/health/liveness" }'
+
+
 def project(pytester: pytest.Pytester, demo_system: Demo, faults: str) -> pytest.Pytester:
     assert faults in FAULTS
     legacy, new = demo_system("legacy", "").system, demo_system("new", faults).system
@@ -35,8 +39,10 @@ def project(pytester: pytest.Pytester, demo_system: Demo, faults: str) -> pytest
         cutover=f"""
 [systems.legacy]
 base_url = "{legacy.base_url}"
+health = {HEALTH}
 [systems.new]
 base_url = "{new.base_url}"
+health = {HEALTH}
 {DEMO_METRICS}""",
     )
     return pytester

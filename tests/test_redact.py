@@ -5,6 +5,7 @@ bench/bench_redact.py, never here)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 
@@ -374,8 +375,24 @@ def test_redact_headers_keeps_flags_and_scrubs_urls_in_other_headers() -> None:
 
 def test_url_secrets_are_collected_as_written_and_decoded() -> None:
     url = "https://ops:p%40ss-word@lb/x?access_token=a%2Bb-token&page=2&token=true#id_token=frag1"
-    assert url_secrets(url) == {"p%40ss-word", "p@ss-word", "a%2Bb-token", "a+b-token", "frag1"}
+    basic = {
+        base64.b64encode(b"ops:p%40ss-word").decode(),
+        base64.b64encode(b"ops:p@ss-word").decode(),
+    }
+    written_and_decoded = {"p%40ss-word", "p@ss-word", "a%2Bb-token", "a+b-token", "frag1"}
+    assert url_secrets(url) == written_and_decoded | basic
     assert url_password(url) == "p%40ss-word"
     assert url_password("https://ops@lb/x") is None
     shown = Redactor(url_secrets(url)).text("login failed for ops with p@ss-word")
     assert shown == f"login failed for ops with {MASK}"
+
+
+def test_basic_credentials_from_user_info_are_masked_wherever_they_appear() -> None:
+    """A client turns `http://svc:pw@host` into `Authorization: Basic base64(svc:pw)`; a service
+    that echoes it in a body or a log line shows it under no secret name."""
+    redactor = Redactor(url_secrets("http://svc:s3cr%C3%A9t-pw@new.internal:8080/api"))
+    for encoded in ("svc:s3cr\u00e9t-pw".encode(), "svc:s3cr\u00e9t-pw".encode("latin-1")):
+        basic = base64.b64encode(encoded).decode()
+        shown = redactor.text(f'{{"echo": {{"seen": "Basic {basic}"}}}} and in a log: {basic}')
+        assert shown == f'{{"echo": {{"seen": "Basic {MASK}"}}}} and in a log: {MASK}'
+    assert url_secrets("http://svc@new.internal/api") == set()  # no password: nothing derived

@@ -12,6 +12,7 @@ plugin, PostgreSQL, locust.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -63,6 +64,30 @@ CAPTURED = (
     "LOG_TOKEN",  # access.log request token=
 )
 INPUTS = ("corpus.jsonl", "corpus.har", "access.log")  # captured traffic: secrets by nature
+# A team's own gate (DESIGN: an ordinary test marked canary_gate) that holds a configured secret
+# under a plain name and, in the failing run, shows it in its exception and its assertion: the
+# traceback has no secret name to go by, only the known value.
+OWN_GATE = """
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.canary_gate
+def test_own_gate_calls_the_admin_api() -> None:
+    value = os.environ["SYS_TOKEN"]
+    if Path("FAIL").exists():
+        raise RuntimeError(f"admin API refused {value}")
+    assert value == os.environ["SYS_TOKEN"]
+
+
+@pytest.mark.canary_gate
+def test_own_gate_compares_the_token() -> None:
+    value = os.environ["SYS_TOKEN"]
+    expected = "rotated" if Path("FAIL").exists() else value
+    assert value == expected
+"""
 
 CONFIG = """
 [systems.legacy]
@@ -252,6 +277,7 @@ def project(tmp_path: Path) -> Iterator[Project]:
     )
     (folder / "pytest.ini").write_text("[pytest]\n")
     write_corpora(folder, found)
+    (folder / "test_own_gate.py").write_text(OWN_GATE)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "CUTOVER_"))},
         **{name: found[name] for name in CONFIGURED},
@@ -314,15 +340,18 @@ def test_no_seeded_secret_reaches_any_output(project: Project) -> None:
         for path in root.rglob("*")
         if path.is_file() and path.name not in INPUTS
     ]
+    # What a client derives from a secret is a secret too: new's `Authorization: Basic`.
+    basic = base64.b64encode(f"svc:{project.secrets['BASE_PW']}".encode()).decode()
+    searched = {**project.secrets, "BASE_PW as Basic credentials": basic}
     leaks = {
         str(path): found
         for path in files
-        if (found := occurrences(path.read_bytes().decode("utf-8", "replace"), project.secrets))
+        if (found := occurrences(path.read_bytes().decode("utf-8", "replace"), searched))
     }
-    printed = occurrences("\n".join(project.printed), project.secrets)
+    printed = occurrences("\n".join(project.printed), searched)
     total = sum(sum(found.values()) for found in [*leaks.values(), printed])
     print(
-        f"seeded {len(project.secrets)} secrets; searched {len(files)} files and "
+        f"seeded {len(searched)} secrets; searched {len(files)} files and "
         f"{sum(len(p) for p in project.printed)} characters printed: {total} occurrences"
     )
     assert (leaks, printed) == ({}, {})
@@ -344,6 +373,10 @@ def test_no_seeded_secret_reaches_any_output(project: Project) -> None:
     assert "test_smoke[new-GET /api/item/1?api_key=***&amp;page=2]" in junit
     allure = "".join(p.read_text() for p in (project.folder / "allure").glob("*-result.json"))
     assert "/metrics?key=***" in allure
+    # The own gate's traceback: the exception and the assertion, masked by value.
+    assert "RuntimeError: admin API refused ***" in terminal
+    assert "AssertionError: assert '***' == 'rotated'" in terminal
+    assert "admin API refused ***" in junit
 
 
 class Harmless(JsonHandler):

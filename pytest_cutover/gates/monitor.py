@@ -10,7 +10,7 @@ with nothing wrong is a PASS.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,10 +60,9 @@ class MonitorGate(Gate[MonitorPlan]):
     ) -> dict[str, GateResult]:
         assert context.monitor is not None  # cases() offers no case without it
         systems: dict[str, System] = {name: context.system(name) for name in SYSTEM_NAMES}
-        clients: dict[str, httpx.Client] = {name: context.http(name) for name in SYSTEM_NAMES}
         interval = context.interval or section.metrics.interval
         result = monitor(
-            section, systems, clients, context.base_dir, context.monitor, interval,
+            section, systems, context.http, context.base_dir, context.monitor, interval,
             context.redactor, context.progress,
         )  # fmt: skip
         return {CASE: result}
@@ -72,7 +71,7 @@ class MonitorGate(Gate[MonitorPlan]):
 def monitor(
     plan: MonitorPlan,
     systems: Mapping[str, System],
-    clients: Mapping[str, httpx.Client],
+    http: Callable[[str], httpx.Client],
     base_dir: Path,
     duration: float,
     interval: float,
@@ -89,11 +88,16 @@ def monitor(
     watch = MetricsWatch(metrics, systems, interval) if metrics.rules else None
     stopped: str | None = None
     done = 0
-    with watch if watch is not None else contextlib.nullcontext():
+    with (
+        smoke.Clients([(c.system, c.service) for c in checks], systems, http) as clients,
+        watch if watch is not None else contextlib.nullcontext(),
+    ):
         for now in every(interval, rounds):
             done += 1
             for check in checks:
-                result = smoke.run_check(clients[check.system], check, retry, redactor)
+                result = smoke.run_check(
+                    clients(check.system, check.service), check, retry, redactor
+                )
                 if not result.passed:
                     smoke_problems.setdefault(result.name, result)
             if watch is not None:

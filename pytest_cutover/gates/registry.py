@@ -23,6 +23,9 @@ class Entry:
     name: str
     description: str
     implementation: str  # "module:Class"
+    # Replays or loads both systems' base_url: with a system that has none (a database-only
+    # system), the gate has no case and reads "not configured" instead of asking a placeholder.
+    needs_base_urls: bool = False
 
 
 ENTRIES = (
@@ -35,6 +38,7 @@ ENTRIES = (
         "ab",
         "the same requests to legacy and new, answers compared",
         "pytest_cutover.gates.ab.gate:AbGate",
+        needs_base_urls=True,
     ),
     Entry(
         "integrity",
@@ -45,11 +49,18 @@ ENTRIES = (
         "load",
         "load under thresholds, legacy as the baseline",
         "pytest_cutover.gates.load.gate:LoadGate",
+        needs_base_urls=True,
     ),
     Entry(
         "metrics",
         "Prometheus metrics rules over a window",
         "pytest_cutover.gates.metrics.gate:MetricsGate",
+    ),
+    Entry(
+        "security",
+        "authentication, authorisation, CORS, injection and security headers, new never more "
+        "open than legacy",
+        "pytest_cutover.gates.security.gate:SecurityGate",
     ),
     Entry(
         "monitor",
@@ -70,6 +81,10 @@ def gate(name: str) -> Gate[Any]:
     entry = next(e for e in ENTRIES if e.name == name)
     module, _, cls = entry.implementation.partition(":")
     instance: Gate[Any] = getattr(importlib.import_module(module), cls)()
+    if entry.needs_base_urls:
+        from pytest_cutover.gates.needs_http import NeedsBaseUrls
+
+        return NeedsBaseUrls(instance)
     return instance
 
 

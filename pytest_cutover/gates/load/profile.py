@@ -83,7 +83,8 @@ def make_profile(plan: LoadPlan, base_dir: Path, redactor: Redactor) -> Profile:
             )
     if wanted == "corpus":
         raise ProfileError("load.profile = 'corpus' but ab.corpus has no replayable request")
-    endpoints = [e for e in plan.smoke_endpoints if e.method == "GET"]
+    # A service's endpoint is on another URL than the base_url the load goes to.
+    endpoints = [e for e in plan.smoke_endpoints if e.method == "GET" and e.service is None]
     if not endpoints:
         raise ProfileError(
             "no load profile: give load.locustfile, an A/B corpus (ab.corpus) or GET smoke "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +20,15 @@ import jsonschema
 
 from pytest_cutover.gates.base import Gate, RunContext, Setup
 from pytest_cutover.gates.result import GateResult, Outcome
-from pytest_cutover.gates.smoke.config import SmokeConfig, SmokeEndpoint
+from pytest_cutover.gates.smoke.config import SmokeConfig, SmokeEndpoint, header_rule_holds
 from pytest_cutover.redact import Redactor, redact_headers
 from pytest_cutover.section import SYSTEM_NAMES
 
 if TYPE_CHECKING:
-    from pytest_cutover.config import CutoverConfig, HealthPaths, SystemConfig
+    from pytest_cutover.config import CutoverConfig, SystemConfig
+    from pytest_cutover.systems import System
 
 GATE = "smoke"
-HEALTH_PROBES = ("health", "readiness", "liveness")
 _BODY_EXCERPT = 2048
 # Checks in flight at once: enough that a dead system costs one deadline, few enough to be polite.
 _PARALLEL = 8
@@ -39,7 +39,8 @@ _RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError)
 @dataclass(frozen=True)
 class SmokeCheck:
     """One request to judge. `label` (and so the test's id) and `shown_path` are what reports
-    show, a secret in the path's query masked; `path` is what is sent."""
+    show, a secret in the path's query masked; `path` is what is sent, to the system's base_url
+    or, with `service`, to that service's."""
 
     system: str
     label: str
@@ -52,30 +53,51 @@ class SmokeCheck:
     json_schema: dict[str, Any] | None = None
     max_latency: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    service: str | None = None
+    body: str | None = None
+    json_body: Any = None
+    response_headers: tuple[tuple[str, str], ...] = ()
+    absent_headers: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.system}-{self.label}"
 
+    @property
+    def target(self) -> str:
+        """Whom the check asks: `legacy`, or `legacy/SERVICE` (with a dot, `legacy.auth: ...`
+        would read as a credential to the redactor)."""
+        return f"{self.system}/{self.service}" if self.service else self.system
+
     def __repr__(self) -> str:
         # Test reports (Allure records parameters by repr) must never show header values.
-        return f"SmokeCheck({self.system}: {self.method} {self.shown_path})"
+        return f"SmokeCheck({self.target}: {self.method} {self.shown_path})"
 
 
-def health_checks(system: str, paths: HealthPaths, redactor: Redactor) -> list[SmokeCheck]:
-    return [
-        SmokeCheck(system, probe, getattr(paths, probe), redactor.text(getattr(paths, probe)))
-        for probe in HEALTH_PROBES
+def health_checks(system: str, config: SystemConfig, redactor: Redactor) -> list[SmokeCheck]:
+    """The probes the system and each of its services declare, and no others: a service
+    without a readiness endpoint is not judged on one."""
+    checks = [
+        SmokeCheck(system, probe, path, redactor.text(path))
+        for probe, path in config.health.declared().items()
     ]
+    for service, service_config in config.services.items():
+        checks += [
+            SmokeCheck(system, f"{service} {probe}", path, redactor.text(path), service=service)
+            for probe, path in service_config.health.declared().items()
+        ]
+    return checks
 
 
 def endpoint_checks(
-    smoke: SmokeConfig, system: str, base_dir: Path, redactor: Redactor
+    smoke: SmokeConfig, system: str, config: SystemConfig, base_dir: Path, redactor: Redactor
 ) -> list[SmokeCheck]:
+    """The declared endpoints this system can answer. A database-only system answers none
+    (the config refuses an endpoint that names a service the system does not have)."""
     return [
         _endpoint_check(smoke, system, endpoint, base_dir, redactor)
         for endpoint in smoke.endpoints
-        if system in endpoint.systems
+        if system in endpoint.systems and config.reaches(endpoint.service)
     ]
 
 
@@ -84,12 +106,12 @@ def all_checks(
 ) -> list[SmokeCheck]:
     """Health probes first, then the declared endpoints, legacy before new in each."""
     health = [
-        check
-        for name in SYSTEM_NAMES
-        for check in health_checks(name, systems[name].health, redactor)
+        check for name in SYSTEM_NAMES for check in health_checks(name, systems[name], redactor)
     ]
     return health + [
-        check for name in SYSTEM_NAMES for check in endpoint_checks(smoke, name, base_dir, redactor)
+        check
+        for name in SYSTEM_NAMES
+        for check in endpoint_checks(smoke, name, systems[name], base_dir, redactor)
     ]
 
 
@@ -111,7 +133,49 @@ def _endpoint_check(
         json_schema=schema,
         max_latency=endpoint.max_latency if endpoint.max_latency is not None else smoke.max_latency,
         headers=dict(endpoint.headers),
+        service=endpoint.service,
+        body=endpoint.body,
+        json_body=endpoint.json_body,
+        response_headers=tuple(endpoint.response_headers.items()),
+        absent_headers=tuple(endpoint.absent_headers),
     )
+
+
+Target = tuple[str, str | None]  # (system, service or None for its base_url)
+
+
+class Clients:
+    """The HTTP client for each target: the system's own (its `legacy_http`/`new_http` fixture,
+    which a team may override) for its base_url, and one made here per service, closed on exit.
+    All are made up front: the checks then run side by side without a lock."""
+
+    def __init__(
+        self,
+        targets: Iterable[Target],
+        systems: Mapping[str, System],
+        http: Callable[[str], httpx.Client],
+    ) -> None:
+        self._own: list[httpx.Client] = []
+        self._clients: dict[Target, httpx.Client] = {}
+        for system, service in targets:
+            if (system, service) in self._clients:
+                continue
+            if service is None:
+                client = http(system)
+            else:
+                client = systems[system].service(service).http_client()
+                self._own.append(client)
+            self._clients[system, service] = client
+
+    def __call__(self, system: str, service: str | None) -> httpx.Client:
+        return self._clients[system, service]
+
+    def __enter__(self) -> Clients:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for client in self._own:
+            client.close()
 
 
 class SmokeGate(Gate[SmokeConfig]):
@@ -124,21 +188,30 @@ class SmokeGate(Gate[SmokeConfig]):
         checks = all_checks(section, setup.systems, setup.base_dir, setup.redactor)
         return [check.id for check in checks]
 
+    def not_configured(self) -> str:
+        return (
+            "nothing to check: no health paths declared and no [[smoke.endpoints]] for a system "
+            "with a base_url or services"
+        )
+
     def run(
         self, section: SmokeConfig, context: RunContext, cases: Sequence[str]
     ) -> dict[str, GateResult]:
         """The checks run side by side: a system that refuses connections costs one
         retry_deadline, not one per check."""
-        systems: dict[str, SystemConfig] = {n: context.system(n).config for n in SYSTEM_NAMES}
-        every = all_checks(section, systems, context.base_dir, context.redactor)
+        systems: dict[str, System] = {name: context.system(name) for name in SYSTEM_NAMES}
+        configs = {name: system.config for name, system in systems.items()}
+        every = all_checks(section, configs, context.base_dir, context.redactor)
         checks = [c for c in every if c.id in cases]
-        clients = {check.system: context.http(check.system) for check in checks}
+        targets = [(check.system, check.service) for check in checks]
+        with Clients(targets, systems, context.http) as clients:
 
-        def judge(check: SmokeCheck) -> GateResult:
-            return run_check(clients[check.system], check, section.retry_deadline, context.redactor)
+            def judge(check: SmokeCheck) -> GateResult:
+                client = clients(check.system, check.service)
+                return run_check(client, check, section.retry_deadline, context.redactor)
 
-        with ThreadPoolExecutor(_PARALLEL, thread_name_prefix="smoke") as pool:
-            return dict(zip([c.id for c in checks], pool.map(judge, checks), strict=True))
+            with ThreadPoolExecutor(_PARALLEL, thread_name_prefix="smoke") as pool:
+                return dict(zip([c.id for c in checks], pool.map(judge, checks), strict=True))
 
 
 def run_check(
@@ -147,16 +220,23 @@ def run_check(
     """Send the check's request (retrying refused connections until the deadline) and judge it."""
     url = f"{client.base_url}".rstrip("/") + check.path
     shown = f"{check.method} {check.shown_path}"
-    name = f"{check.system}: {shown}"
-    if check.label not in (check.shown_path, shown):
-        name = f"{check.system}: {check.label} ({shown})"
+    name = f"{check.target}: {shown}"
+    label = check.label.removeprefix(f"{check.service} ") if check.service else check.label
+    if label not in (check.shown_path, shown):
+        name = f"{check.target}: {label} ({shown})"
     deadline = time.monotonic() + retry_deadline
     attempts = 0
     while True:
         attempts += 1
         started = time.perf_counter()
         try:
-            response = client.request(check.method, check.path, headers=check.headers)
+            response = client.request(
+                check.method,
+                check.path,
+                headers=check.headers,
+                content=check.body,
+                json=check.json_body,
+            )
             latency = time.perf_counter() - started
             break
         except httpx.TimeoutException as err:
@@ -250,9 +330,29 @@ def _judge(check: SmokeCheck, response: httpx.Response, latency: float) -> list[
         problems.append(
             f"{url}: content type {media_type or 'missing'!r} (expected {check.content_type!r})"
         )
+    problems.extend(_judge_headers(check, response, url))
     if check.json_keys or check.json_schema is not None:
         problems.extend(_judge_json(check, response, url))
     return problems
+
+
+def _judge_headers(check: SmokeCheck, response: httpx.Response, url: str) -> list[str]:
+    problems = []
+    for name, rule in check.response_headers:
+        value = response.headers.get(name)
+        if not header_rule_holds(rule, value):
+            found = "missing" if value is None else repr(_shown(name, value))
+            problems.append(f"{url}: header {name} is {found} (expected {rule!r})")
+    problems += [
+        f"{url}: header {name} must be absent, got {_shown(name, response.headers[name])!r}"
+        for name in check.absent_headers
+        if name in response.headers
+    ]
+    return problems
+
+
+def _shown(name: str, value: str) -> str:
+    return redact_headers({name: value})[name]
 
 
 def _judge_json(check: SmokeCheck, response: httpx.Response, url: str) -> list[str]:
