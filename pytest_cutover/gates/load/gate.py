@@ -236,7 +236,9 @@ def _judge(
         "duration_seconds": load.duration,
         "endpoints": _table(stats),
         "runs": {name: _describe(run) for name, run in runs.items()},
-        "latency_chart_svg": latency_chart({n: r.history for n, r in runs.items()}),
+        "latency_chart_svg": latency_chart(
+            {n: r.history for n, r in runs.items()}, load.thresholds
+        ),
     }
     if broken:
         reasons = (broken,)
