@@ -128,6 +128,8 @@ def test_check_help_names_the_connect_option() -> None:
     assert result.returncode == 0
     assert "--connect" in result.stdout
     assert "integrity table, key and column" in " ".join(result.stdout.split())
+
+
 def option_helps(help_text: str) -> dict[str, str]:
     """Each option or argument argparse lists, with the help text it shows (empty: none)."""
     found: dict[str, str] = {}
