@@ -48,11 +48,30 @@ def config_schema() -> dict[str, Any]:
     from pytest_cutover.config import CutoverConfig
 
     schema = CutoverConfig.model_json_schema(schema_generator=_AsWritten, mode="validation")
+    schema["properties"]["steps"] = _steps_schema(sorted(CutoverConfig.model_fields))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **schema,
         "title": "cutover.toml",
         "description": "pytest-cutover: the systems, the gates and the actions of a traffic step",
+    }
+
+
+def _steps_schema(sections: list[str]) -> dict[str, Any]:
+    """`[steps.<percent>.<section>]` overlays are read before the models (config.load_config
+    merges the run's step over the rest), so the models cannot describe them: an overlay holds
+    any keys of its section, checked in full when the config is loaded."""
+    overlay = {
+        "type": "object",
+        "properties": {section: {"type": "object"} for section in sections},
+        "additionalProperties": False,
+    }
+    return {
+        "title": "Steps",
+        "description": "Overlays merged over the config when --cutover-step is that percent",
+        "type": "object",
+        "patternProperties": {r"^[0-9]+(\.[0-9]+)?%?$": overlay},
+        "additionalProperties": False,
     }
 
 
