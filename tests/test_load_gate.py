@@ -68,7 +68,8 @@ def test_a_healthy_system_stays_in_budget_with_legacy_as_baseline(
     assert set(rows[OVERALL]) == {"endpoint", "new", "legacy"}
     assert "GET /api/users/{id}" in rows  # the profile is the A/B corpus, grouped alike
     assert overall.evidence["latency_chart_svg"].startswith("<svg")
-    assert (tmp_path / "load" / "new" / "report.html").exists()
+    assert (tmp_path / "load" / "new+legacy" / "report.html").exists()
+    assert overall.evidence["systems_loaded"] == ["new", "legacy"]
 
 
 def test_legacy_is_not_loaded_when_no_threshold_needs_it(
@@ -192,7 +193,7 @@ def test_a_broken_legacy_run_is_named_not_reported_as_missing_data(
     overall = run_load(plan, config.base_dir, config.redactor, new, legacy, None, tmp_path)[0]
     assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
     assert overall.reasons[0].startswith(
-        "legacy's load run is broken, so thresholds on legacy.* cannot be judged: all "
+        "legacy's side of the load is broken, so thresholds on legacy.* cannot be judged: all "
     )
     assert "no data for legacy" not in " ".join(overall.reasons)
 
@@ -243,7 +244,7 @@ def test_a_legacy_run_that_completed_no_request_is_named_broken(
         overall = run_load(plan, config.base_dir, config.redactor, new, legacy, None, tmp_path)[0]
     assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
     assert overall.reasons[0].startswith(
-        "legacy's load run is broken, so thresholds on legacy.* cannot be judged: "
+        "legacy's side of the load is broken, so thresholds on legacy.* cannot be judged: "
         "it completed 0 requests"
     ), overall.reasons
 
@@ -261,12 +262,12 @@ def test_a_cpu_bound_locust_is_inconclusive_even_when_its_latencies_fail(tmp_pat
     }  # fmt: skip
     (folder / "stats.json").write_text(json.dumps([entry]))
     run = LocustRun(
-        folder, ("locust",), 0, 10.0, 9.8, "WARNING/root: CPU usage above 90%!", None, ()
+        folder, ("locust",), 0, 10.0, 9.8, "WARNING/root: CPU usage above 90%!", None, {}
     )
     load = LoadConfig.model_validate(
         {"users": 50, "rate": 1000, "thresholds": ["p95 < 1s", "rps >= 0.9 * target_rps"]}
     )
-    overall = _judge(load, Shape.for_step(load, None), None, {"new": run})[0]
+    overall = _judge(load, Shape.for_step(load, None), None, run, ["new"])[0]
     assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
     assert overall.reasons == (
         "the load was not delivered: 100 of 1,000 requests/s (locust was CPU bound (98% of a "
