@@ -83,7 +83,7 @@ def test_legacy_is_not_loaded_when_no_threshold_needs_it(
 
 @pytest.mark.parametrize(
     ("faults", "failing"),
-    [("latency=300ms", "p95 = 3"), ("errors=20%", "error_rate = ")],
+    [("latency=300ms", "p95 = "), ("errors=20%", "error_rate = ")],
 )
 def test_a_fault_fails_the_threshold_it_breaks(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path, faults: str, failing: str
@@ -177,7 +177,8 @@ def test_new_too_slow_to_take_the_load_is_no_go_for_its_latency(
     config = configured(demo_config, users=2, rate=200, duration="2s")
     overall = gate(config, demo_system, tmp_path, "latency=300ms")[OVERALL]
     assert overall.outcome is Outcome.FAIL
-    assert overall.reasons[0].startswith("p95 = 3"), overall.reasons
+    assert overall.reasons[0].startswith("p95 = "), overall.reasons
+    assert overall.measurements["p95"] >= 0.3  # 300 ms added, more on a loaded machine
     assert overall.reasons[-1].startswith("which explains why the load was not delivered: ")
 
 
