@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
-from pytest_cutover.gates.load.gate import OVERALL
+from pytest_cutover.gates.load.config import LoadConfig
+from pytest_cutover.gates.load.gate import OVERALL, Shape, _judge
+from pytest_cutover.gates.load.runner import LocustRun
 from pytest_cutover.gates.load.stats import EndpointStats
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.launcher import free_port
 
-from .load_support import FaultServer, judge_relative
+from .load_support import RELATIVE, FaultServer, judge_relative
 
 TOO_SHORT = "too noisy or too short to tell"
 
@@ -74,12 +76,8 @@ def test_3_percent_503s_is_no_go_by_the_error_rate_alone(
     servers: dict[str, FaultServer], tmp_path: Path
 ) -> None:
     overall = judge(servers, tmp_path, seconds=6, rate=100)
-    assert overall.outcome is Outcome.FAIL, overall.reasons
-    assert overall.reasons[0].startswith("error_rate = "), overall.reasons
     assert 0.025 < overall.measurements["error_rate"] < 0.035
-    assert "new is worse with 95% confidence: beyond the limit by " in overall.reasons[0]
-    # The latency is not blamed (on a loaded machine it may be too noisy to tell).
-    assert all(reason.endswith(TOO_SHORT) for reason in overall.reasons[1:])
+    told_apart(overall, "error_rate = ")
 
 
 @pytest.mark.parametrize("servers", [{"slow_every": 5}], indirect=True)
@@ -87,10 +85,22 @@ def test_100ms_more_on_a_fifth_of_new_requests_is_no_go_naming_latency(
     servers: dict[str, FaultServer], tmp_path: Path
 ) -> None:
     overall = judge(servers, tmp_path)
-    assert overall.outcome is Outcome.FAIL, overall.reasons
-    assert overall.reasons[0].startswith("p95 = 1"), overall.reasons
-    assert "new is worse with 95% confidence: beyond the limit by " in overall.reasons[0]
-    assert len(overall.reasons) == 1  # the error rate is not blamed (0 failures on both)
+    told_apart(overall, "p95 = ")
+    assert overall.outcome is Outcome.INCONCLUSIVE or len(overall.reasons) == 1  # errors: 0
+
+
+def told_apart(overall: GateResult, failing: str) -> None:
+    """A fault in new is never GO: NO-GO naming the threshold it breaks first, with the
+    interval; on a machine so loaded that legacy's own tail is as wide as the fault (load 15
+    on 2 cores gives a trivial server a p95 near 100 ms), INCONCLUSIVE saying so with the
+    interval. The statistics alone are checked without a machine below."""
+    assert overall.outcome is not Outcome.PASS, overall.reasons
+    if overall.outcome is Outcome.FAIL:
+        assert overall.reasons[0].startswith(failing), overall.reasons
+        assert "new is worse with 95% confidence: beyond the limit by " in overall.reasons[0]
+        assert not any("new is worse" in reason for reason in overall.reasons[1:])
+    else:
+        assert any(reason.endswith(TOO_SHORT) for reason in overall.reasons), overall.reasons
 
 
 @pytest.fixture
@@ -126,8 +136,7 @@ def test_a_master_with_two_local_workers_carries_both_systems_in_one_run(
     master = [sys.executable, "-m", "locust", "--master", "--expect-workers", "2",
               "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]  # fmt: skip
     overall = judge(servers, tmp_path, locust_command=master)
-    assert overall.outcome is Outcome.FAIL, overall.reasons
-    assert overall.reasons[0].startswith("p95 = 1"), overall.reasons
+    told_apart(overall, "p95 = ")
     assert overall.measurements["legacy.requests"] > 0
     run = overall.evidence["runs"]["new+legacy"]
     assert "--master" in run["command"]
@@ -151,8 +160,10 @@ def test_a_distributed_run_whose_legacy_side_failed_names_legacy(
     finally:
         new.close()
     assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
+    # Every request refused; on a heavily loaded machine the workers' last report may not
+    # reach the master before it stops (0 requests completed): legacy is named either way.
     assert overall.reasons[0].startswith(
-        "legacy's side of the load is broken, so thresholds on legacy.* cannot be judged: all "
+        "legacy's side of the load is broken, so thresholds on legacy.* cannot be judged: "
     ), overall.reasons
     assert "no data for legacy" not in " ".join(overall.reasons)
 
@@ -177,3 +188,68 @@ def test_intervals_say_how_sure_each_statistic_is() -> None:
     assert stats.interval("max") is None
     few = EndpointStats("x", requests=20, histogram=Counter({3.0: 20}))
     assert few.interval("p95") == pytest.approx((0.0025, 0.0035))  # 3 ms recorded: 2.5 to 3.5
+
+
+BASE = {2: 500, 3: 400, 4: 80, 6: 20}  # milliseconds: requests, 1,000 in all
+
+
+def judged(
+    tmp_path: Path, new: dict[int, int], legacy: dict[int, int], failed: int = 0
+) -> GateResult:
+    """The verdict on locust's JSON as locust writes it for one run of 10 s at the asked rate
+    (100 requests a second a system for 1,000): the statistics alone, no machine's noise."""
+    entries = []
+    for system, times, failures in (("new", new, failed), ("legacy", legacy, 0)):
+        total = sum(times.values())
+        entries.append(
+            {"name": f"[{system}] GET /ping", "method": "GET", "num_requests": total,
+             "num_failures": failures, "max_response_time": float(max(times)),
+             "total_response_time": float(sum(t * n for t, n in times.items())),
+             "response_times": {str(t): n for t, n in times.items()},
+             "num_reqs_per_sec": {str(100 + i): total // 10 for i in range(10)},
+             "start_time": 100.0, "last_request_timestamp": 110.0}
+        )  # fmt: skip
+    (tmp_path / "stats.json").write_text(json.dumps(entries))
+    run = LocustRun(tmp_path, ("locust",), 0, 10.0, 1.0, "", None, {})
+    rate = sum(new.values()) / 10
+    load = LoadConfig.model_validate({"users": 8, "rate": rate, "thresholds": RELATIVE})
+    return _judge(load, Shape.for_step(load, None), None, run, ["new", "legacy"])[0]
+
+
+def test_the_statistics_tell_identical_systems_and_each_fault_apart(tmp_path: Path) -> None:
+    same = judged(tmp_path, BASE, BASE)
+    assert same.outcome is Outcome.PASS, same.reasons
+    slow = {
+        **{t: n * 4 // 5 for t, n in BASE.items()},
+        **{t + 100: n // 5 for t, n in BASE.items()},
+    }
+    latency = judged(tmp_path, slow, BASE)
+    assert latency.outcome is Outcome.FAIL
+    assert len(latency.reasons) == 1
+    assert latency.reasons[0].startswith("p95 = 103 ms, limit <= 1.2 * legacy.p95 + 5ms = 9.8 ms")
+    assert "new is worse with 95% confidence: beyond the limit by 8" in latency.reasons[0]
+    errors = judged(tmp_path, BASE, BASE, failed=30)
+    assert errors.outcome is Outcome.FAIL
+    assert errors.reasons == (
+        "error_rate = 3 %, limit <= legacy.error_rate + 1% = 1 %: FAIL; new is worse with 95% "
+        "confidence: beyond the limit by 1.031 % to 3.25 % (error_rate 2.109 % to 4.25 %; "
+        "legacy.error_rate 0 % to 0.3827 %; 1,000 new requests, 1,000 legacy requests)",
+    )
+
+
+def test_a_run_too_short_to_tell_says_so_with_the_interval(tmp_path: Path) -> None:
+    """40 requests a side, new's p95 a few ms higher: it may be chance."""
+    overall = judged(tmp_path, {2: 20, 3: 16, 12: 4}, {2: 20, 3: 17, 4: 3})
+    assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
+    assert overall.reasons[0] == (
+        "p95 = 12 ms, limit <= 1.2 * legacy.p95 + 5ms = 9.8 ms: FAIL, but not with 95% "
+        "confidence: beyond the limit by -7.319 ms to 4.068 ms (legacy.p95 2.5 ms to 4.5 ms; "
+        "p95 2.5 ms to 12.5 ms; 40 new requests, 40 legacy requests): too noisy or too short "
+        "to tell"
+    )
+    # No failure in 40 requests does not rule out 1% more than legacy: not a pass either.
+    assert overall.reasons[1].startswith(
+        "error_rate = 0 %, limit <= legacy.error_rate + 1% = 1 %: PASS, but not with 95% "
+        "confidence: beyond the limit by "
+    )
+    assert overall.reasons[1].endswith(TOO_SHORT)

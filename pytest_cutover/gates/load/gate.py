@@ -431,7 +431,11 @@ def _verdict(
         unsure.extend(compared.unsure)
     shortfall = context.shortfall
     if shortfall is not None:
-        explaining = [] if shortfall.generator_bound else _explaining(absolute, quantities)
+        explaining = (
+            []
+            if shortfall.generator_bound
+            else _explaining([*absolute, *relative], quantities, both, measurements)
+        )
         if explaining:
             failed = [*explaining, f"which explains why {shortfall.reason}"]
         else:
@@ -457,10 +461,13 @@ def _compare(
     limit; its interval combines each statistic's own interval (MOVER, Zou and Donner's
     recovery of the variance of a sum from its terms' intervals, as Newcombe's interval of a
     difference of two proportions does). FAIL only when the whole interval is beyond the
-    limit: new is worse with confidence. PASS when the measured values pass. Failing but not
-    with confidence is too noisy or too short to tell: INCONCLUSIVE with the interval, never a
-    pass."""
-    failed, unsure, checked = [], [], []
+    limit: new is worse with confidence; PASS only when the whole interval is within it: we
+    looked, and new is not worse. An interval across the limit is too noisy or too short to
+    tell: INCONCLUSIVE with the interval, whichever side the measured values fell on (a
+    fault hidden in a noisy legacy's tail must not pass)."""
+    failed: list[str] = []
+    unsure: list[str] = []
+    checked: list[dict[str, str]] = []
     point = _quantities(measurements)
     counts = ", ".join(
         f"{int(found.requests):,} {system} requests"
@@ -484,14 +491,18 @@ def _compare(
             else "no interval"
         )
         confidence = f"95% confidence: {beyond} ({'; '.join([*shown, counts])})"
-        confident = low >= 0 if threshold.comparator in ("<", ">") else low > 0
+        strict = threshold.comparator in ("<", ">")
+        worse = low >= 0 if strict else low > 0
+        within = high < 0 if strict else high <= 0
         explanation = found.explanation
         if found.verdict is Verdict.NO_DATA:
             unsure.append(explanation)
-        elif found.verdict is Verdict.FAIL and confident:
+        elif math.isnan(low) and found.verdict is Verdict.FAIL:
+            failed.append(explanation)  # `==` and `!=` have no side to be sure of
+        elif found.verdict is Verdict.FAIL and worse:
             explanation = f"{explanation}; new is worse with {confidence}"
             failed.append(explanation)
-        elif found.verdict is Verdict.FAIL:
+        elif not math.isnan(low) and not within and not worse:
             explanation = (
                 f"{explanation}, but not with {confidence}: too noisy or too short to tell"
             )
@@ -545,11 +556,20 @@ def _intervals(stats: Mapping[str, EndpointStats | None]) -> dict[str, list[floa
     return found
 
 
-def _explaining(absolute: Sequence[Threshold], quantities: Mapping[str, Quantity]) -> list[str]:
-    """New's own failed latency and error limits (not those relative to legacy): new being
-    slow or failing is a reason the load fell short (users wait longer for each answer), so
-    they stand as a NO-GO."""
-    return list(fold([t for t in absolute if not _about_throughput(t)], quantities).failed)
+def _explaining(
+    thresholds: Sequence[Threshold],
+    quantities: Mapping[str, Quantity],
+    stats: Mapping[str, EndpointStats | None],
+    measurements: Mapping[str, float],
+) -> list[str]:
+    """New's own failed latency and error limits, and those where new is worse than legacy
+    with confidence (both got the same load in the same run): new being slow or failing is a
+    reason the load fell short (users wait longer for each answer), so they stand as a NO-GO.
+    Throughput thresholds cannot explain a shortfall: they are what fell short."""
+    judged = [t for t in thresholds if not _about_throughput(t)]
+    own = fold([t for t in judged if not reads_legacy([t])], quantities).failed
+    compared = _compare([t for t in judged if reads_legacy([t])], stats, measurements).failed
+    return [*own, *compared]
 
 
 def _table(stats: Mapping[str, Mapping[str, EndpointStats]]) -> list[dict[str, Any]]:

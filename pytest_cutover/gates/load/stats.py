@@ -102,7 +102,8 @@ class EndpointStats:
             half = (Z_95 / (1 + Z_95**2 / n)) * math.sqrt(
                 rate * (1 - rate) / n + Z_95**2 / (4 * n * n)
             )
-            return max(0.0, centre - half), min(1.0, centre + half)
+            low = max(0.0, centre - half) if self.failures else 0.0
+            return low, min(1.0, centre + half) if self.failures < n else 1.0
         if statistic == "rps" and self.requests:
             counted, seconds = self._rate_window()
             low, high = _poisson(counted)
