@@ -32,11 +32,14 @@ from pytest_cutover.launcher import StartedSystem, free_port
 from pytest_cutover.systems import System
 
 StartDemo = Callable[[str, str], StartedSystem]
-BUDGET = ["p95 < 250ms", "error_rate < 1%", "rps >= 0.8 * target_rps"]
+# Generous latency limits where latency is not what a test is about: a loaded 2-core machine
+# (load 15) gives the demo a p95 of several hundred milliseconds.
+BUDGET = ["p95 < 3s", "error_rate < 1%", "rps >= 0.8 * target_rps"]
+TIGHT = ["p95 < 250ms", "error_rate < 1%"]  # a 300 ms fault exceeds it on any machine
 
 
 def configured(demo_config: CutoverConfig, **load: Any) -> CutoverConfig:
-    settings = {"users": 4, "rate": 40, "duration": "3s", "thresholds": BUDGET, **load}
+    settings = {"users": 8, "rate": 20, "duration": "3s", "thresholds": BUDGET, **load}
     return demo_config.model_copy(update={"load": LoadConfig.model_validate(settings)})
 
 
@@ -58,12 +61,14 @@ def gate(
 def test_a_healthy_system_stays_in_budget_with_legacy_as_baseline(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
-    config = configured(demo_config, thresholds=[*BUDGET, "p95 <= 3 * legacy.p95 + 50ms"])
+    config = configured(demo_config, thresholds=[*BUDGET, "p95 <= 3 * legacy.p95 + 500ms"])
     overall = gate(config, demo_system, tmp_path)[OVERALL]
     assert overall.passed, overall.reasons
-    assert overall.measurements["requests"] >= 40  # 3 s at 40/s, less on a busy machine
-    assert overall.measurements["legacy.requests"] >= 40
-    assert overall.measurements["target_rps"] == 40
+    measured = overall.measurements
+    assert measured["requests"] >= 10  # 3 s at 20/s, less on a busy machine
+    # The same users asked both: as many requests each, give or take one per user.
+    assert abs(measured["requests"] - measured["legacy.requests"]) <= 16
+    assert overall.measurements["target_rps"] == 20
     rows = {row["endpoint"]: row for row in overall.evidence["endpoints"]}
     assert set(rows[OVERALL]) == {"endpoint", "new", "legacy"}
     assert "GET /api/users/{id}" in rows  # the profile is the A/B corpus, grouped alike
@@ -88,7 +93,8 @@ def test_legacy_is_not_loaded_when_no_threshold_needs_it(
 def test_a_fault_fails_the_threshold_it_breaks(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path, faults: str, failing: str
 ) -> None:
-    overall = gate(configured(demo_config), demo_system, tmp_path, faults)[OVERALL]
+    config = configured(demo_config, thresholds=TIGHT)
+    overall = gate(config, demo_system, tmp_path, faults)[OVERALL]
     assert overall.outcome is Outcome.FAIL
     assert any(reason.startswith(failing) for reason in overall.reasons), overall.reasons
 
@@ -174,7 +180,7 @@ def test_an_unreachable_target_rate_is_inconclusive_naming_what_limited_it(
 def test_new_too_slow_to_take_the_load_is_no_go_for_its_latency(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
-    config = configured(demo_config, users=2, rate=200, duration="2s")
+    config = configured(demo_config, users=2, rate=200, duration="2s", thresholds=TIGHT)
     overall = gate(config, demo_system, tmp_path, "latency=300ms")[OVERALL]
     assert overall.outcome is Outcome.FAIL
     assert overall.reasons[0].startswith("p95 = "), overall.reasons
@@ -185,7 +191,7 @@ def test_new_too_slow_to_take_the_load_is_no_go_for_its_latency(
 def test_a_broken_legacy_run_is_named_not_reported_as_missing_data(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
-    config = configured(demo_config, thresholds=["p95 < 250ms", "p95 <= 1.2 * legacy.p95"])
+    config = configured(demo_config, thresholds=["p95 < 3s", "p95 <= 1.2 * legacy.p95"])
     plan = LoadGate().section(config)
     assert plan is not None
     new = demo_system("new", "").system
