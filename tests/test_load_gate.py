@@ -282,3 +282,11 @@ def test_a_cpu_bound_locust_is_inconclusive_even_when_its_latencies_fail(tmp_pat
         "can send at most 56 requests/s: add users): the system was not tested at the target "
         "rate",
     )
+
+
+def test_thresholds_on_legacy_with_a_locustfile_of_ones_own_are_a_config_error() -> None:
+    """A locustfile loads one host: legacy could only be a second run at another moment."""
+    with pytest.raises(ValueError, match=r"thresholds on legacy\.\* need the generated profile"):
+        LoadConfig.model_validate(
+            {"locustfile": "mine.py", "thresholds": ["p95 <= 1.2 * legacy.p95"]}
+        )

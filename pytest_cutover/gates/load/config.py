@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from pytest_cutover.section import CommandLine, Duration, Section
-from pytest_cutover.thresholds import Threshold, Thresholds, check_names
+from pytest_cutover.thresholds import Threshold, Thresholds, check_names, reads_legacy
 
 STATISTICS = ("rps", "error_rate", "p50", "p90", "p95", "p99", "max", "avg", "requests", "failures")
 MEASUREMENTS = (*STATISTICS, "target_rps", *(f"legacy.{name}" for name in STATISTICS))
@@ -56,6 +56,16 @@ class LoadConfig(Section):
             raise ValueError(
                 "rate applies to the generated profile; with your own locustfile, pace users "
                 "in it (for example wait_time = constant_throughput(N))"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _legacy_needs_generated_profile(self) -> LoadConfig:
+        if self.locustfile and reads_legacy(self.all_thresholds):
+            raise ValueError(
+                "thresholds on legacy.* need the generated profile, whose users send each "
+                "request to both systems in one run; a locustfile of your own loads one host "
+                "(remove locustfile, or judge new with absolute thresholds)"
             )
         return self
 

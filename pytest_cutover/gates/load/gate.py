@@ -151,12 +151,6 @@ def _locustfile(
         path = base_dir / load.locustfile
         if not path.is_file():
             raise LoadSetupError(f"{path}: no such locustfile (load.locustfile)")
-        if len(systems) > 1:
-            raise LoadSetupError(
-                "thresholds on legacy.* need the generated profile, whose users send each "
-                "request to both systems in one run; your locustfile loads one host "
-                "(remove load.locustfile, or judge new against absolute thresholds)"
-            )
         return path, None
     try:
         profile = make_profile(plan, base_dir, redactor)
