@@ -233,7 +233,8 @@ def test_the_statistics_tell_identical_systems_and_each_fault_apart(tmp_path: Pa
     assert errors.reasons == (
         "error_rate = 3 %, limit <= legacy.error_rate + 1% = 1 %: FAIL; new is worse with 95% "
         "confidence: beyond the limit by 1.031 % to 3.25 % (error_rate 2.109 % to 4.25 %; "
-        "legacy.error_rate 0 % to 0.3827 %; 1,000 new requests, 1,000 legacy requests)",
+        "legacy.error_rate 0 % to 0.3827 %; 1,000 new requests, 1,000 legacy requests; legacy in "
+        "the same run)",
     )
 
 
@@ -244,8 +245,8 @@ def test_a_run_too_short_to_tell_says_so_with_the_interval(tmp_path: Path) -> No
     assert overall.reasons[0] == (
         "p95 = 12 ms, limit <= 1.2 * legacy.p95 + 5ms = 9.8 ms: FAIL, but not with 95% "
         "confidence: beyond the limit by -7.319 ms to 4.068 ms (legacy.p95 2.5 ms to 4.5 ms; "
-        "p95 2.5 ms to 12.5 ms; 40 new requests, 40 legacy requests): too noisy or too short "
-        "to tell"
+        "p95 2.5 ms to 12.5 ms; 40 new requests, 40 legacy requests; legacy in the same run): "
+        "too noisy or too short to tell"
     )
     # No failure in 40 requests does not rule out 1% more than legacy: not a pass either.
     assert overall.reasons[1].startswith(

@@ -31,6 +31,9 @@ class LoadConfig(Section):
     processes: int = Field(default=1, ge=1, le=64)
     timeout: Duration = 10.0
     abort_delay: Duration = 10.0
+    # legacy's figures stored by `python -m pytest_cutover.gates.load.baseline FILE`: thresholds
+    # on legacy.* read them instead of loading legacy (once it no longer serves the whole load).
+    baseline: str | None = None
     thresholds: Thresholds = Field(min_length=1)
     abort_on_fail: Thresholds = []
     endpoint_thresholds: dict[str, Thresholds] = {}
@@ -61,7 +64,7 @@ class LoadConfig(Section):
 
     @model_validator(mode="after")
     def _legacy_needs_generated_profile(self) -> LoadConfig:
-        if self.locustfile and reads_legacy(self.all_thresholds):
+        if self.locustfile and reads_legacy(self.all_thresholds) and not self.baseline:
             raise ValueError(
                 "thresholds on legacy.* need the generated profile, whose users send each "
                 "request to both systems in one run; a locustfile of your own loads one host "

@@ -19,6 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_cutover.gates.base import Gate, GateSetupError, RunContext, Setup
+from pytest_cutover.gates.load.baseline import (
+    BaselineError,
+    StoredBaseline,
+    document,
+    read_baseline,
+)
 from pytest_cutover.gates.load.chart import latency_chart
 from pytest_cutover.gates.load.config import STATISTICS, LoadConfig
 from pytest_cutover.gates.load.profile import (
@@ -81,7 +87,7 @@ class LoadGate(Gate[LoadPlan]):
     ) -> dict[str, GateResult]:
         """One load run whichever cases were selected: every budget reads the same run."""
         new = context.system("new")
-        wanted = reads_legacy(section.load.all_thresholds)
+        wanted = reads_legacy(section.load.all_thresholds) and not section.load.baseline
         legacy = context.system("legacy") if wanted else None
         results = run_load(
             section, context.base_dir, context.redactor, new, legacy, context.step,
@@ -121,21 +127,55 @@ def run_load(
     """Results: the overall one first, then one per endpoint with its own thresholds."""
     load = plan.load
     shape = Shape.for_step(load, step)
+    stored = None
+    if load.baseline and reads_legacy(load.all_thresholds):
+        try:
+            stored = read_baseline(base_dir / load.baseline)
+        except BaselineError as err:
+            raise LoadSetupError(str(err)) from None
     # One run loads both when a threshold compares them: the same users send each request to
     # both, so the machine's and the network's noise hit both alike, and a distributed master
-    # carries both.
+    # carries both. A stored baseline stands in for legacy.
     systems = [new]
-    if reads_legacy(load.all_thresholds) and legacy is not None:
+    if reads_legacy(load.all_thresholds) and legacy is not None and stored is None:
         systems.append(legacy)
+    done, profile = _load(plan, base_dir, redactor, shape, systems, reports, progress)
+    return _judge(load, shape, profile, done, [system.name for system in systems], stored)
+
+
+def capture_baseline(
+    plan: LoadPlan, base_dir: Path, redactor: Redactor, legacy: System, reports: Path, path: Path
+) -> StoredBaseline:
+    """Load legacy alone with the configured profile and shape (no step scaling: the baseline
+    is legacy serving the whole load) and store its figures in `path`."""
+    shape = Shape.for_step(plan.load, None)
+    run, _ = _load(plan, base_dir, redactor, shape, [legacy], reports, SILENT)
+    problem = _broken(run)
+    stats = read_stats(run.stats_file).get("legacy", {}) if problem is None else {}
+    problem = problem or _legacy_broken(run, stats.get(""))
+    if problem is not None:
+        raise LoadSetupError(f"no baseline stored: {problem}")
+    Output(redactor).write_json(path, document(stats, shape.users, shape.rate, plan.load.duration))
+    return read_baseline(path)
+
+
+def _load(
+    plan: LoadPlan,
+    base_dir: Path,
+    redactor: Redactor,
+    shape: Shape,
+    systems: Sequence[System],
+    reports: Path,
+    progress: Progress,
+) -> tuple[LocustRun, Profile | None]:
     with tempfile.TemporaryDirectory(prefix="cutover-load-") as private:
         locustfile, profile = _locustfile(plan, base_dir, redactor, shape, systems, Path(private))
         run = _Run(plan, shape, locustfile, systems, reports, Path(private), progress,
                    Output(redactor))  # fmt: skip
         try:
-            done = run.run()
+            return run.run(), profile
         except LocustStartError as err:
             raise LoadSetupError(f"{err} (load.locust_command)") from None
-    return _judge(load, shape, profile, done, [system.name for system in systems])
 
 
 def _locustfile(
@@ -234,9 +274,12 @@ def _judge(
     profile: Profile | None,
     run: LocustRun,
     systems: Sequence[str],
+    stored: StoredBaseline | None = None,
 ) -> list[GateResult]:
     broken = _broken(run)
     stats = read_stats(run.stats_file) if run.stats_file.exists() else {}
+    if stored is not None:
+        stats["legacy"] = stored.stats
     label = "+".join(systems)
     evidence: dict[str, Any] = {
         "profile": profile.source if profile else f"locustfile {load.locustfile}",
@@ -249,6 +292,8 @@ def _judge(
         "runs": {label: _describe(run)},
         "latency_chart_svg": latency_chart(run.history),
     }
+    if stored is not None:
+        evidence["legacy_from_baseline"] = stored.describe()
     if broken:
         reasons = (broken,)
         # The load generator failed, not the new system: it proved nothing either way.
@@ -259,8 +304,13 @@ def _judge(
         run=run,
         shortfall=_shortfall(shape, aggregates, run),
         legacy_problem=None,
+        legacy_source=(
+            f"legacy from the baseline {stored.path.name} captured {stored.captured_at}"
+            if stored is not None
+            else "legacy in the same run"
+        ),
     )
-    if reads_legacy(load.all_thresholds) and "legacy" not in systems:
+    if stored is None and reads_legacy(load.all_thresholds) and "legacy" not in systems:
         context.legacy_problem = (
             "legacy was not loaded (no legacy system): thresholds on legacy.* have no data"
         )
@@ -380,6 +430,7 @@ class _Context:
     run: LocustRun
     shortfall: Shortfall | None
     legacy_problem: str | None
+    legacy_source: str
 
 
 _THROUGHPUT = frozenset({"rps", "requests", "target_rps"})
@@ -414,7 +465,7 @@ def _verdict(
     absolute = [t for t in thresholds if not reads_legacy([t])]
     own = fold(absolute, quantities)
     both = {system: stats.get(system, {}).get(endpoint) for system in ("new", "legacy")}
-    compared = _compare(relative, both, measurements)
+    compared = _compare(relative, both, measurements, context.legacy_source)
     failed = list(own.failed)
     unsure = list(own.unsure)
     first: list[str] = []
@@ -428,7 +479,7 @@ def _verdict(
         explaining = (
             []
             if shortfall.generator_bound
-            else _explaining([*absolute, *relative], quantities, both, measurements)
+            else _explaining([*absolute, *relative], quantities, both, measurements, context)
         )
         if explaining:
             failed = [*explaining, f"which explains why {shortfall.reason}"]
@@ -449,6 +500,7 @@ def _compare(
     relative: Sequence[Threshold],
     stats: Mapping[str, EndpointStats | None],
     measurements: Mapping[str, float],
+    legacy_source: str,
 ) -> Folded:
     """Thresholds against legacy, judged with 95% confidence (both systems were loaded by the
     same users at the same time). Each threshold is one number, how far new lies beyond its
@@ -484,7 +536,7 @@ def _compare(
             if not math.isnan(low)
             else "no interval"
         )
-        confidence = f"95% confidence: {beyond} ({'; '.join([*shown, counts])})"
+        confidence = f"95% confidence: {beyond} ({'; '.join([*shown, counts, legacy_source])})"
         strict = threshold.comparator in ("<", ">")
         worse = low >= 0 if strict else low > 0
         within = high < 0 if strict else high <= 0
@@ -555,6 +607,7 @@ def _explaining(
     quantities: Mapping[str, Quantity],
     stats: Mapping[str, EndpointStats | None],
     measurements: Mapping[str, float],
+    context: _Context,
 ) -> list[str]:
     """New's own failed latency and error limits, and those where new is worse than legacy
     with confidence (both got the same load in the same run): new being slow or failing is a
@@ -562,7 +615,8 @@ def _explaining(
     Throughput thresholds cannot explain a shortfall: they are what fell short."""
     judged = [t for t in thresholds if not _about_throughput(t)]
     own = fold([t for t in judged if not reads_legacy([t])], quantities).failed
-    compared = _compare([t for t in judged if reads_legacy([t])], stats, measurements).failed
+    relative = [t for t in judged if reads_legacy([t])]
+    compared = _compare(relative, stats, measurements, context.legacy_source).failed
     return [*own, *compared]
 
 

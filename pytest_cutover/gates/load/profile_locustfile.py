@@ -24,7 +24,7 @@ from locust import FastHttpUser, constant, constant_throughput, task
 
 SETTINGS = json.loads(Path(os.environ["CUTOVER_LOAD_SETTINGS"]).read_text(encoding="utf-8"))
 PROFILES: dict[str, list[dict[str, Any]]] = SETTINGS["profiles"]
-TAGGED = len(PROFILES) > 1
+TAGGED = list(PROFILES) != ["new"]
 ITERATION_RATE = SETTINGS["iteration_rate"]
 INDICES = range(min(len(entries) for entries in PROFILES.values()))
 
