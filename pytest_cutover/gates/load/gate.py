@@ -526,13 +526,12 @@ def _compare(
         excess = threshold.excess(point)
         low, high = _excess_interval(threshold, point, intervals)
         shown = [
-            f"{name} " + " to ".join(format_quantity(v, point[name].kind) for v in interval)
+            f"{name} " + " to ".join(_figure(v, point[name].kind) for v in interval)
             for name, interval in intervals.items()
             if interval is not None
         ]
         beyond = (
-            f"beyond the limit by {format_quantity(low, excess.kind)} to "
-            f"{format_quantity(high, excess.kind)}"
+            f"beyond the limit by {_figure(low, excess.kind)} to {_figure(high, excess.kind)}"
             if not math.isnan(low)
             else "no interval"
         )
@@ -558,6 +557,13 @@ def _compare(
              "explanation": explanation, "confidence": confidence}
         )  # fmt: skip
     return Folded(tuple(failed), tuple(unsure), tuple(checked))
+
+
+def _figure(value: float, kind: Kind) -> str:
+    """An interval's end as people read it; an end too few requests cannot bound is said so."""
+    if math.isinf(value):
+        return "unbounded" if value > 0 else "-unbounded"
+    return format_quantity(value, kind)
 
 
 def _excess_interval(
@@ -588,7 +594,7 @@ def _interval(name: str, stats: Mapping[str, EndpointStats | None]) -> tuple[flo
     return entry.interval(name.removeprefix(LEGACY_PREFIX)) if entry is not None else None
 
 
-def _intervals(stats: Mapping[str, EndpointStats | None]) -> dict[str, list[float]]:
+def _intervals(stats: Mapping[str, EndpointStats | None]) -> dict[str, list[float | None]]:
     """Every statistic's 95% interval, for the evidence (base units, as the measurements)."""
     found = {}
     for system, prefix in (("new", ""), ("legacy", LEGACY_PREFIX)):
@@ -598,7 +604,9 @@ def _intervals(stats: Mapping[str, EndpointStats | None]) -> dict[str, list[floa
         for statistic in STATISTICS:
             interval = entry.interval(statistic)
             if interval is not None and not any(map(math.isnan, interval)):
-                found[prefix + statistic] = [interval[0], interval[1]]
+                # Strict JSON has no infinity: an end too few requests cannot bound is null.
+                ends = [end if math.isfinite(end) else None for end in interval]
+                found[prefix + statistic] = ends
     return found
 
 

@@ -86,15 +86,18 @@ class EndpointStats:
         """A 95% confidence interval of the statistic from this run's requests, or None when
         it has none (max: the one slowest request). Percentiles: the distribution-free
         interval between two order statistics (ranks n*q -/+ 1.96 sqrt(n q (1-q))), widened by
-        half locust's recording step (1 ms below 100 ms: 3 ms may be 2.5 to 3.5); error rate:
+        half locust's recording step (1 ms below 100 ms: 3 ms may be 2.5 to 3.5), and unbounded
+        above when that rank is past the slowest request (too few requests to bound a p95: the
+        true one may be slower than any seen, so the figure cannot make anyone worse); error rate:
         Wilson's score interval, which holds at small counts and at 0%; requests, failures and
         rps: a Poisson count's score interval; average: the normal interval of a mean."""
         total = sum(self.histogram.values())
         if statistic in _QUANTILES and total:
             share = _QUANTILES[statistic]
             spread = Z_95 * math.sqrt(total * share * (1 - share))
-            low = self._at_rank(max(1, math.floor(total * share - spread)))
-            high = self._at_rank(min(total, math.ceil(total * share + spread) + 1))
+            below, above = math.floor(total * share - spread), math.ceil(total * share + spread) + 1
+            low = self._at_rank(below) if below >= 1 else 0.0
+            high = self._at_rank(above) if above <= total else math.inf
             return max(0.0, low - _resolution(low) / 2), high + _resolution(high) / 2
         if statistic == "error_rate" and self.requests:
             n, rate = self.requests, self.failures / self.requests
@@ -161,6 +164,8 @@ def _poisson(count: int) -> tuple[float, float]:
 def _resolution(seconds: float) -> float:
     """The step locust rounds a response time to when recording it: whole milliseconds below
     100 ms, then 2 significant digits (10 ms steps below 1 s, 100 ms below 10 s, ...)."""
+    if math.isinf(seconds):
+        return 0.0
     milliseconds = round(seconds / MS)
     if milliseconds < 100:
         return MS
