@@ -84,12 +84,16 @@ class Profile:
             "timeout": pacing.timeout,
         }
         template = PROFILE_LOCUSTFILE.read_text(encoding="utf-8")
-        if _READ_SETTINGS not in template:
+        if template.count(_READ_SETTINGS) != 1:
             raise ProfileError(f"{PROFILE_LOCUSTFILE} has no settings line to fill in")
-        embedded = f"SETTINGS = json.loads({json.dumps(settings)!r})"
+        before, after = template.split(_READ_SETTINGS)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(template.replace(_READ_SETTINGS, embedded))
+            out.write(f"{before}SETTINGS = json.loads(")
+            # The settings as JSON text (ASCII), written as a string literal JSON and Python
+            # read alike.
+            json.dump(json.dumps(settings), out)
+            out.write(f"){after}")
 
 
 @dataclass(frozen=True)
