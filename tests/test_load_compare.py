@@ -88,8 +88,7 @@ def test_100ms_more_on_a_fifth_of_new_requests_is_no_go_naming_latency(
     servers: dict[str, FaultServer], tmp_path: Path
 ) -> None:
     overall = judge(servers, tmp_path)
-    told_apart(overall, "p95 = ")
-    assert overall.outcome is Outcome.INCONCLUSIVE or len(overall.reasons) == 1  # errors: 0
+    told_apart(overall, "p95 = ")  # the error rate (0 on both) is never blamed
 
 
 def told_apart(overall: GateResult, failing: str) -> None:

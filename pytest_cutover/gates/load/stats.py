@@ -123,14 +123,16 @@ class EndpointStats:
     def _rate_window(self) -> tuple[int, float]:
         """Requests and seconds the rate is measured over: the whole seconds between the first
         and the last one (users still starting, and the run stopping mid-second, would count
-        as a shortfall of the system's), or, in a run too short for that, the span of its
-        requests and at least a second for each second they touched (a handful of requests
-        a few milliseconds apart is not a rate of thousands)."""
+        as a shortfall of the system's), or, in a run too short for two whole seconds, the
+        span of its requests, and at least a second for each second they touched when that
+        span is under one (a handful of requests a few milliseconds apart is not a rate of
+        thousands)."""
         seconds = sorted(self.per_second)
-        if len(seconds) >= 3:
+        if len(seconds) >= 4:
             inner = seconds[1:-1]
             return sum(self.per_second[s] for s in inner), float(inner[-1] - inner[0] + 1)
-        return self.requests, max(self.end - self.start, float(len(seconds)))
+        span = self.end - self.start
+        return self.requests, span if span >= 1 else max(span, float(len(seconds)))
 
     def measurements(self) -> dict[str, float]:
         """Base units; with no requests every statistic is NaN, which thresholds read as NO DATA."""
