@@ -8,9 +8,10 @@ often relative thresholds judge right (A/A false NO-GO, detection of +100 ms on 
 Part 1 runs the demo's new system (as the main job does) and alternates plain locust and the
 gate, same profile, users and target rate; part 2 points FastHttpUser with no wait at nginx
 (Debian's nginx-light, one worker, loopback) so the server is never the limit; part 3 runs the
-gate with `p95 <= 1.2 * legacy.p95` and `error_rate <= legacy.error_rate + 1%` against two
-loopback servers (tests/load_support.py), identical (A/A) or new with +100 ms on every fifth
-request, each with and without a CPU hog pinned to one core beside the gate.
+gate with the README's relative budget (tests/load_support.py RELATIVE) against two app
+processes on loopback (tests/load_support.py), one locust run loading both, identical (A/A) or
+new with +100 ms on every fifth request, each with and without a CPU hog pinned to one core
+beside the gate; a wrong verdict's reasons are printed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from pathlib import Path
 
 from pytest_cutover.config import load_config
 from pytest_cutover.gates.load.config import LoadConfig
-from pytest_cutover.gates.load.gate import OVERALL, PROFILE_LOCUSTFILE, LoadGate, run_load
-from pytest_cutover.gates.load.profile import make_profile
+from pytest_cutover.gates.load.gate import OVERALL, LoadGate, run_load
+from pytest_cutover.gates.load.profile import Pacing, make_profile
 from pytest_cutover.gates.load.stats import read_stats
 from pytest_cutover.gates.result import Outcome
 from pytest_cutover.launcher import SystemPool, free_port
@@ -77,7 +78,7 @@ def plain_locust(
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.time() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    total = read_stats(folder / "plain.json")[""].measurements()
+    total = read_stats(folder / "plain.json")["new"][""].measurements()
     return total["rps"], total["p95"] * 1000, (usage.ru_utime + usage.ru_stime) / wall
 
 
@@ -92,14 +93,14 @@ def overhead(runs: int, seconds: int) -> None:
         pool = SystemPool(base, folder / "systems")
         try:
             new = pool.get("new")
-            make_profile(plan, config.base_dir, config.redactor).write_for(
-                new, config.ab, folder / "profile.json"
+            locustfile = folder / "cutover_profile.py"
+            make_profile(plan, config.base_dir, config.redactor).write_locustfile(
+                [new], config.ab, Pacing(RATE / USERS, 10.0), locustfile
             )
-            env = {**os.environ, "CUTOVER_LOAD_PROFILE": str(folder / "profile.json"),
-                   "CUTOVER_LOAD_USER_RATE": f"{RATE / USERS:g}"}  # fmt: skip
+            env = dict(os.environ)
             plain, gated = [], []
             for _ in range(runs):
-                plain.append(plain_locust(PROFILE_LOCUSTFILE, new.base_url, seconds, folder, env))
+                plain.append(plain_locust(locustfile, new.base_url, seconds, folder, env))
                 result = run_load(
                     plan, config.base_dir, config.redactor, new, None, None, folder / "gate"
                 )[0]
@@ -169,6 +170,9 @@ def verdicts(runs: int, seconds: int) -> None:
                         try:
                             judged = judge_relative(new.system, legacy.system, folder, seconds)
                             found[judged.outcome] += 1
+                            wrong = Outcome.FAIL if not faults else Outcome.PASS
+                            if judged.outcome in (wrong, Outcome.INCONCLUSIVE):
+                                print(f"  {case}: {judged.outcome.value}: {judged.reasons}")
                         finally:
                             new.close()
                             legacy.close()

@@ -3,7 +3,7 @@
 `check` validates a config the way the plugin would and shows it with secrets masked;
 `ab-record` records legacy's answers to the A/B corpus, for gating when legacy cannot be asked;
 `status`, `shift`, `rollback` and `run` act on traffic (pytest_cutover.actions.commands);
-`init` writes a commented cutover.toml.
+`init` writes a commented cutover.toml; `schema` prints the JSON Schema of cutover.toml.
 
 The config file and the reports folder are resolved exactly as the plugin resolves them
 (option, then CUTOVER_CONFIG / CUTOVER_REPORTS, then the nearest cutover.toml upward), so
@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "init":
         return _init(args.dir, args.force, Output())
+    if args.command == "schema":
+        return _schema(args.out, Output())
     from pytest_cutover.config import ConfigError, load_config
 
     # Until the config is read only secrets shown by their names are known; from then on the
@@ -104,18 +106,37 @@ def _parser() -> argparse.ArgumentParser:
         "ab-record", help="record legacy's answers to the A/B corpus (ab.baseline)"
     )
     record.add_argument(
-        "--out", type=Path, default=None, metavar="DIR", help="default: ab.baseline"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where to write the recorded answers (default: ab.baseline in cutover.toml)",
     )
     from pytest_cutover.actions.command_line import add_commands
 
     add_commands(commands)
     for command in commands.choices.values():
-        add_setting_options(command.add_argument, "", ("config", "reports"))
+        add_setting_options(command.add_argument, "", ("config", "reports"), ini=False)
     init = commands.add_parser("init", help="write a commented cutover.toml")
     init.add_argument(
-        "--dir", type=Path, default=Path("."), metavar="DIR", help="where to write it (default: .)"
+        "--dir",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="the folder to write cutover.toml in (default: the current one)",
     )
     init.add_argument("--force", action="store_true", help="overwrite a cutover.toml that exists")
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of cutover.toml, for editors (Taplo, VS Code, JetBrains)",
+    )
+    schema.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write it to this file instead of printing it (such as .cutover.schema.json)",
+    )
     return parser
 
 
@@ -137,6 +158,18 @@ def _record(config: CutoverConfig, out: Path | None) -> int:
         f"recorded legacy's answers to {count} requests in {target} "
         f"({len(plan.not_replayed)} not replayed: unsafe methods)"
     )
+    return 0
+
+
+def _schema(out: Path | None, output: Output) -> int:
+    from pytest_cutover.schema import schema_text
+
+    text = schema_text()
+    if out is None:
+        output.print(text.rstrip("\n"))
+        return 0
+    output.write_text(out, text)
+    output.console(stderr=True, highlight=False, soft_wrap=True).print(f"wrote {out}")
     return 0
 
 

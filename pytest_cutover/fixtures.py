@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pytest_cutover.systems import System
 
 RecordGate = Callable[[GateResult], GateResult]
+PROGRESS_FOLDER = "progress"
 
 
 @pytest.fixture(scope="session")
@@ -154,9 +155,14 @@ def new_db(new: System, cutover_config: CutoverConfig) -> Iterator[Engine]:
 def cutover_progress(pytestconfig: pytest.Config) -> Progress:
     """Where long gates say how far they are: a terminal gets a line redrawn in place; a CI
     log (CI set, or no terminal) a line every CUTOVER_PROGRESS_INTERVAL seconds (default 30).
-    Silent on xdist workers, whose output pytest never shows."""
+    An xdist worker writes those CI lines to a file the controller shows them from
+    (pytest_cutover.progress_relay), each led by the worker's id."""
+    interval = float(os.environ.get("CUTOVER_PROGRESS_INTERVAL", "30"))
+    worker = getattr(pytestconfig, "workerinput", None)
+    if worker is not None:
+        return _worker_progress(pytestconfig, str(worker["workerid"]), interval)
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    if hasattr(pytestconfig, "workerinput") or reporter is None:
+    if reporter is None:
         return SILENT
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
     interactive = bool(reporter.isatty) and not os.environ.get("CI")
@@ -171,8 +177,25 @@ def cutover_progress(pytestconfig: pytest.Config) -> Progress:
             if final:
                 reporter.write("\n")
 
-    interval = float(os.environ.get("CUTOVER_PROGRESS_INTERVAL", "30"))
     return TerminalProgress(show, interactive, interval)
+
+
+def _worker_progress(pytestconfig: pytest.Config, worker: str, interval: float) -> Progress:
+    from pytest_cutover.output import Output
+    from pytest_cutover.plugin import loaded_config
+    from pytest_cutover.suite import run_dir
+
+    try:
+        config = loaded_config(pytestconfig)
+    except Exception:  # reported where the config is first read; progress is never the cause
+        config = None
+    output = config.output if config is not None else Output()
+    path = run_dir(pytestconfig) / PROGRESS_FOLDER / f"{worker}.log"
+
+    def show(line: str, final: bool) -> None:
+        output.append(path, f"[{worker}] {line}\n")
+
+    return TerminalProgress(show, False, interval)
 
 
 @pytest.fixture
@@ -219,7 +242,9 @@ def _cutover_allure_labels(request: pytest.FixtureRequest) -> None:
     if callspec is not None and callspec.id:
         allure.dynamic.story(callspec.id)
     step = request.config.stash[keys.SETTINGS].step.value
-    allure.dynamic.parameter("cutover step", "none" if step is None else f"{step:g}%")
+    # Shown, but left out of the history id: step 50's result continues step 10's history.
+    shown = "none" if step is None else f"{step:g}%"
+    allure.dynamic.parameter("cutover step", shown, excluded=True)
     allure.dynamic.severity(allure.severity_level.CRITICAL)
 
 

@@ -18,5 +18,7 @@ SETTINGS = pytest.StashKey[Settings]()
 CONFIG = pytest.StashKey["CutoverConfig | None"]()
 ITEM_RESULTS = pytest.StashKey[list[GateResult]]()
 RUN_ID = pytest.StashKey[str]()
+# Which source set each --cutover-* switch that is on (for the report header).
+RUN_OPTION_SOURCES = pytest.StashKey[dict[str, str]]()
 # Each gate's results in this process, as computed once per run (pytest_cutover.suite).
 GATE_RESULTS = pytest.StashKey[dict[str, dict[str, Any]]]()

@@ -27,10 +27,16 @@ from pytest_cutover.gates.registry import GATE_MARKER, GATE_NAMES, MARKERS, gate
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.settings import (
     OPTIONS,
+    RUN_OPTIONS,
+    Setting,
     Settings,
     add_setting_options,
+    parse_positive_duration,
     parse_step,
+    parse_switch,
+    resolve_run_option,
     resolve_settings,
+    with_sources,
 )
 from pytest_cutover.suite import (
     CASE,
@@ -41,11 +47,11 @@ from pytest_cutover.suite import (
     parametrize_cases,
     run_dir,
 )
-from pytest_cutover.units import parse_duration
 
 if TYPE_CHECKING:
     from pytest_cutover.config import CutoverConfig
     from pytest_cutover.decision import Decision, TestRecord, TestStatus
+    from pytest_cutover.progress_relay import ProgressRelay
 
 SUITES_PACKAGE = "pytest_cutover.suites"
 # `-m canary_gate` or `-m smoke` asks for a gate run even when it selects nothing; "not ..." does
@@ -85,12 +91,9 @@ def _step_option(text: str) -> float:
 def _positive_duration(option: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
-            seconds = parse_duration(text)
+            return parse_positive_duration(text)
         except ValueError as err:
             raise pytest.UsageError(f"{option}: {err}") from None
-        if seconds <= 0:
-            raise pytest.UsageError(f"{option}: expected a duration above zero, got {text!r}")
-        return seconds
 
     return parse
 
@@ -101,38 +104,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "pytest-cutover: go/no-go gates for a traffic step (precedence: option, env, ini)",
     )
     add_setting_options(group.addoption, "cutover-", types={"step": _step_option})
-    group.addoption(
-        "--cutover-monitor",
-        dest="cutover_monitor",
-        metavar="DURATION",
-        type=_positive_duration("--cutover-monitor"),
-        default=None,
-        help="monitor mode: keep running the smoke checks and metrics rules for this long "
-        "(such as 5m) and fail as soon as one breaks.",
-    )
-    group.addoption(
-        "--cutover-interval",
-        dest="cutover_interval",
-        metavar="DURATION",
-        type=_positive_duration("--cutover-interval"),
-        default=None,
-        help="monitor mode: time between rounds (default: [metrics] interval, 15s).",
-    )
-    group.addoption(
-        "--cutover-dry-run",
-        dest="cutover_dry_run",
-        action="store_true",
-        default=False,
-        help="show (and audit) what the decision would do to traffic, and change nothing.",
-    )
-    group.addoption(
-        "--cutover-promote",
-        dest="cutover_promote",
-        action="store_true",
-        default=False,
-        help="on GO of a complete gate run, shift the new system's traffic to the "
-        "--cutover-step weight (needs a [traffic] driver).",
-    )
+    for run_option in RUN_OPTIONS:
+        kind = (
+            {"action": "store_const", "const": True}
+            if run_option.is_switch
+            else {"metavar": run_option.metavar, "type": _positive_duration(run_option.flag)}
+        )
+        group.addoption(
+            run_option.flag,
+            dest=f"cutover_{run_option.name}",
+            default=None,
+            help=with_sources(run_option),
+            **kind,
+        )
+        parser.addini(run_option.ini, run_option.help, default=None)
     for spec in OPTIONS:
         parser.addini(spec.ini, spec.help, default=None)
     parser.addini(
@@ -160,6 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None
     config.stash[keys.SETTINGS] = settings
+    _resolve_run_options(config)
     config.stash[keys.RUN_ID] = _run_id(config)
     if hasattr(config, "workerinput") and getattr(option, "clean_alluredir", False):
         # allure-pytest would clean the shared folder in every worker, deleting results other
@@ -173,6 +159,25 @@ def pytest_configure(config: pytest.Config) -> None:
         _load_or_refuse(config)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GateSession(config), "cutover-gate-session")
+
+
+def _resolve_run_options(config: pytest.Config) -> None:
+    """--cutover-monitor, --cutover-interval, --cutover-dry-run and --cutover-promote from the
+    command line, the environment or the ini file; what every reader of config.option sees."""
+    option = config.option
+    for spec in RUN_OPTIONS:
+        parse = parse_switch if spec.is_switch else parse_positive_duration
+        try:
+            found: Setting[object] = resolve_run_option(
+                spec, getattr(option, f"cutover_{spec.name}"), config.getini(spec.ini),
+                os.environ, parse,
+            )  # fmt: skip
+        except ValueError as err:
+            raise pytest.UsageError(str(err)) from None
+        value = found.value
+        setattr(option, f"cutover_{spec.name}", bool(value) if spec.is_switch else value)
+        if value:
+            config.stash.setdefault(keys.RUN_OPTION_SOURCES, {})[spec.flag] = found.source
 
 
 def _text(value: object) -> str | None:
@@ -256,10 +261,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash[keys.SETTINGS]
     path = settings.config_path
     step = settings.step
+    switches = config.stash.get(keys.RUN_OPTION_SOURCES, {})
     return [
         f"cutover: config {path.value or 'none found'} (from {path.source}); "
         f"step {'none' if step.value is None else f'{step.value:g}%'} (from {step.source}); "
         f"reports {settings.reports_dir.value}"
+        + "".join(f"; {flag} (from {source})" for flag, source in switches.items())
     ]
 
 
@@ -305,6 +312,7 @@ class GateSession:
         self.started_at = datetime.now(UTC)
         self.records: dict[str, TestRecord] = {}
         self.decision: Decision | None = None
+        self.relay: ProgressRelay | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         from pytest_cutover.decision import TestRecord, TestStatus
@@ -327,8 +335,28 @@ class GateSession:
         step = self.config.stash[keys.SETTINGS].step
         return bool(self.records) or _asks_for_gates(self.config) or step.source in _EXPLICIT
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Under `pytest -n N`, show the workers' progress (pytest_cutover.progress_relay)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or self.config.getoption("dist", "no") == "no":
+            return
+        from pytest_cutover.progress_relay import ProgressRelay
+
+        writer = self.config.get_terminal_writer()
+
+        def show(line: str) -> None:
+            if writer.width_of_current_line:  # never on the line of test results
+                writer.line()
+            reporter.write_line(line)
+
+        folder = run_dir(self.config) / fixtures.PROGRESS_FOLDER
+        self.relay = ProgressRelay(folder, show)
+        self.relay.start()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.relay is not None:
+            self.relay.stop()
         shutil.rmtree(run_dir(self.config), ignore_errors=True)
         if not self._is_gate_run():
             return

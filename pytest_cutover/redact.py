@@ -599,7 +599,8 @@ def _value_of(
         found = _QUOTED[text[rest]].match(text, rest)
     elif quote and before == quote:
         found = _BARE_VALUE.match(text, rest)
-        if found and _JSON_SCALAR.fullmatch(found[1]):
+        # A JSON scalar is no secret, and an object opens members judged by their own names.
+        if found and (_JSON_SCALAR.fullmatch(found[1]) or found[1].startswith("{")):
             return None
     elif equals:
         found = _QUERY_VALUE.match(text, rest)

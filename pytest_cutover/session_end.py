@@ -19,7 +19,7 @@ from pytest_cutover import __version__, keys
 from pytest_cutover.actions.outcome import ACTION_BUSY_EXIT
 from pytest_cutover.decision import ActionsReport, Decision, TestRecord, Verdict, decide
 from pytest_cutover.output import Output
-from pytest_cutover.reports.allure_files import write_allure_extras
+from pytest_cutover.reports.allure_files import HISTORY_FILE, write_allure_extras
 from pytest_cutover.reports.markdown import render_markdown
 
 if TYPE_CHECKING:
@@ -103,7 +103,8 @@ def _write_summaries(
     config: pytest.Config, output: Output, reports: Path, document: dict[str, Any]
 ) -> None:
     """The Markdown summary (reports/, and the CI job page when $GITHUB_STEP_SUMMARY is set)
-    and, with --alluredir, Allure's environment, categories and the decision itself."""
+    and, with --alluredir, Allure's environment, categories, allurerc.json and the decision
+    itself."""
     summary = render_markdown(document)
     output.write_text(reports / SUMMARY_FILE, summary)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -111,4 +112,5 @@ def _write_summaries(
         output.append(Path(step_summary), summary)
     alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir:
-        write_allure_extras(output, Path(alluredir), document, summary, __version__)
+        history = reports / HISTORY_FILE
+        write_allure_extras(output, Path(alluredir), document, summary, __version__, history)

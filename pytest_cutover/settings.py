@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from pytest_cutover.units import parse_duration
+
 CONFIG_FILENAME = "cutover.toml"
 
 T = TypeVar("T")
@@ -80,14 +82,115 @@ OPTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class RunOptionSpec:
+    """A gate run's switch (pytest only): an option, an environment variable and an ini key,
+    with the same precedence as the settings."""
+
+    name: str
+    metavar: str | None
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return f"--cutover-{self.name.replace('_', '-')}"
+
+    @property
+    def env(self) -> str:
+        return f"CUTOVER_{self.name.upper()}"
+
+    @property
+    def ini(self) -> str:
+        return f"cutover_{self.name}"
+
+    @property
+    def is_switch(self) -> bool:
+        return self.metavar is None
+
+
+RUN_OPTIONS = (
+    RunOptionSpec(
+        "monitor",
+        "DURATION",
+        "monitor mode: keep running the smoke checks and metrics rules for this long (such as "
+        "5m) and fail as soon as one breaks",
+    ),
+    RunOptionSpec(
+        "interval",
+        "DURATION",
+        "monitor mode: time between rounds (default: [metrics] interval, 15s)",
+    ),
+    RunOptionSpec(
+        "dry_run",
+        None,
+        "show (and audit) what the decision would do to traffic, and change nothing",
+    ),
+    RunOptionSpec(
+        "promote",
+        None,
+        "on GO of a complete gate run, shift the new system's traffic to the --cutover-step "
+        "weight (needs a [traffic] driver)",
+    ),
+)
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def parse_switch(text: str) -> bool:
+    """An on/off setting from the environment or an ini file: 1/true/yes/on or 0/false/no/off."""
+    found = text.strip().lower()
+    if found in _TRUE:
+        return True
+    if found in _FALSE:
+        return False
+    raise ValueError(
+        f"expected one of {', '.join(_TRUE)} or {', '.join(_FALSE[:-1])}, got {text!r}"
+    )
+
+
+def parse_positive_duration(text: str) -> float:
+    """A duration above zero: "5m", "30s", "250ms"."""
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration above zero, got {text!r}")
+    return seconds
+
+
+def resolve_run_option(
+    spec: RunOptionSpec,
+    given: object,
+    ini: str | None,
+    environ: Mapping[str, str],
+    parse: Callable[[str], T],
+) -> Setting[T | None]:
+    """The option if given on the command line, then the environment, then the ini key. A
+    ValueError names the source that held the bad value."""
+    if given is not None:
+        return Setting(given, spec.flag)  # type: ignore[arg-type]  # parsed by the option's type
+    for source, raw in ((spec.env, environ.get(spec.env)), (f"ini {spec.ini}", ini)):
+        if raw is not None and raw.strip():
+            try:
+                return Setting(parse(raw), source)
+            except ValueError as err:
+                raise ValueError(f"{source}: {err}") from None
+    return Setting(None, "default")
+
+
+def with_sources(spec: RunOptionSpec | OptionSpec) -> str:
+    return f"{spec.help} [env {spec.env}, ini {spec.ini}]"
+
+
 def add_setting_options(
     add: Callable[..., Any],
     prefix: str,
     names: tuple[str, ...] = ("config", "step", "reports"),
     types: Mapping[str, Callable[[str], Any]] | None = None,
+    *,
+    ini: bool = True,
 ) -> None:
-    """Register the settings as options: `--cutover-config` for pytest, `--config` for the CLI.
-    resolve_settings then applies the precedence and says which source won."""
+    """Register the settings as options: `--cutover-config` for pytest, `--config` for the CLI
+    (which reads no ini file). resolve_settings then applies the precedence and says which
+    source won."""
     for spec in OPTIONS:
         if spec.name in names:
             add(
@@ -96,7 +199,7 @@ def add_setting_options(
                 metavar=spec.metavar,
                 default=None,
                 type=(types or {}).get(spec.name),
-                help=f"{spec.help} [env {spec.env}, ini {spec.ini}]",
+                help=with_sources(spec) if ini else f"{spec.help} [env {spec.env}]",
             )
 
 

@@ -148,6 +148,23 @@ class Threshold:
         verdict = Verdict.PASS if passed else Verdict.FAIL
         return Evaluation(verdict, f"{self._describe(left, right)}: {verdict.value}")
 
+    def excess(self, measurements: Mapping[str, Quantity]) -> Quantity:
+        """How far the measured side lies beyond its limit, in the failing direction: above it
+        for `<`/`<=`, below it for `>`/`>=` (negative: the room left). A gate judging with
+        confidence intervals moves this one number; NaN for `==`/`!=`, which have no side,
+        and when a value is missing."""
+        try:
+            left = self.left.value(measurements)
+            right = self.right.value(measurements)
+        except ThresholdError:
+            return Quantity(math.nan)
+        kind = left.kind if left.kind is not Kind.NUMBER else right.kind
+        if self.comparator in ("<", "<="):
+            return Quantity(left.value - right.value, kind)
+        if self.comparator in (">", ">="):
+            return Quantity(right.value - left.value, kind)
+        return Quantity(math.nan, kind)
+
     def _describe(self, left: Quantity, right: Quantity) -> str:
         display_kind = left.kind if left.kind is not Kind.NUMBER else right.kind
         shown_left = format_quantity(left.value, display_kind)

@@ -1,4 +1,4 @@
-"""Quantities with units, shared by the config loader and the threshold language.
+"""Quantities with units, shared by the config loader, the threshold language and the reports.
 
 A measurement is only comparable with a limit when both say what they measure: "p95 < 200" is
 ambiguous (milliseconds? seconds?), so durations always carry a unit and are stored in seconds.
@@ -97,6 +97,59 @@ def format_quantity(value: float, kind: Kind) -> str:
     if kind is Kind.RATIO:
         return f"{_trim(value * 100.0)} %"
     return _trim(value)
+
+
+_BYTE_UNITS = ("B", "KB", "MB", "GB", "TB")
+_DURATION_NAME = re.compile(
+    r"^(p\d+(\.\d+)?|avg|mean|min|max|median|latency.*|.*_(seconds|duration))$"
+)
+_RATIO_NAME = re.compile(r"^(.*_rate|.*_ratio|.*_usage|.*_share)$")
+_RATE_NAME = re.compile(r"^(rps|.*_rps|.*_per_second)$")
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for people: 0.4875 -> "487.5 ms", 12.5 -> "12.5 s"."""
+    return format_quantity(seconds, Kind.DURATION)
+
+
+def format_percent(fraction: float) -> str:
+    """A fraction as a percentage: 0.995 -> "99.5 %"."""
+    return format_quantity(fraction, Kind.RATIO)
+
+
+def format_rate(per_second: float) -> str:
+    """Events per second: 219.4 -> "219.4 /s"."""
+    return "no data" if math.isnan(per_second) else f"{_trim(per_second)} /s"
+
+
+def format_bytes(count: float) -> str:
+    """A size in decimal units, the way HTTP tools print it: 1_500_000 -> "1.5 MB"."""
+    if math.isnan(count):
+        return "no data"
+    size, unit = float(count), _BYTE_UNITS[0]
+    for unit in _BYTE_UNITS:
+        if abs(size) < 1000 or unit == _BYTE_UNITS[-1]:
+            break
+        size /= 1000
+    return f"{_trim(size)} {unit}"
+
+
+def format_measurement(name: str, value: float) -> str:
+    """A gate measurement with its unit, from the naming every gate follows (base units:
+    seconds, fractions, per second): "p95" 0.4875 -> "487.5 ms", "error_rate" 0.004 -> "0.4 %".
+    A name that says nothing about its unit (a count, a custom query) stays a plain number."""
+    base = name.rsplit(".", 1)[-1]
+    if base.endswith("_ms"):
+        return format_duration(value / 1000.0)
+    if base.endswith("_bytes"):
+        return format_bytes(value)
+    if _DURATION_NAME.match(base):
+        return format_duration(value)
+    if _RATIO_NAME.match(base):
+        return format_percent(value)
+    if _RATE_NAME.match(base):
+        return format_rate(value)
+    return format_quantity(value, Kind.NUMBER)
 
 
 def _trim(number: float) -> str:

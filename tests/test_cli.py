@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -127,3 +128,33 @@ def test_check_help_names_the_connect_option() -> None:
     assert result.returncode == 0
     assert "--connect" in result.stdout
     assert "integrity table, key and column" in " ".join(result.stdout.split())
+
+
+def option_helps(help_text: str) -> dict[str, str]:
+    """Each option or argument argparse lists, with the help text it shows (empty: none)."""
+    found: dict[str, str] = {}
+    current = None
+    for line in help_text.splitlines():
+        entry = re.match(r"^  (\S.*?)(?:\s{2,}(\S.*))?$", line)
+        if entry and not line.startswith("   "):
+            current = entry[1].split(",")[-1].split()[0]
+            found[current] = entry[2] or ""
+        elif current and line.startswith("    ") and line.strip():
+            found[current] = (found[current] + " " + line.strip()).strip()
+        elif not line.strip():
+            current = None
+    return found
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["check", "ab-record", "status", "shift", "rollback", "resolve", "run", "init", "schema"],
+)
+def test_every_option_of_every_command_says_what_it_does(command: str) -> None:
+    result = cutover(command, "--help")
+    assert result.returncode == 0, result.stderr
+    helps = option_helps(result.stdout.split("\n\n", 1)[1])
+    assert helps, result.stdout
+    assert [name for name, text in helps.items() if not text] == [], result.stdout
+    if "--config" in helps:  # the command line reads no ini file
+        assert "[env CUTOVER_CONFIG]" in helps["--config"]

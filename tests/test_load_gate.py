@@ -32,11 +32,25 @@ from pytest_cutover.launcher import StartedSystem, free_port
 from pytest_cutover.systems import System
 
 StartDemo = Callable[[str, str], StartedSystem]
-BUDGET = ["p95 < 250ms", "error_rate < 1%", "rps >= 0.8 * target_rps"]
+# Generous latency limits where latency is not what a test is about: a loaded 2-core machine
+# (load 15) gives the demo a p95 of several hundred milliseconds.
+BUDGET = ["p95 < 3s", "error_rate < 1%", "rps >= 0.8 * target_rps"]
+TIGHT = ["p95 < 250ms", "error_rate < 1%"]  # a 300 ms fault exceeds it on any machine
+
+
+def held(result: GateResult) -> None:
+    """A healthy system is GO; on a machine too loaded to deliver the asked rate, or to tell
+    with confidence, INCONCLUSIVE saying which, never NO-GO."""
+    if result.outcome is not Outcome.PASS:
+        assert result.outcome is Outcome.INCONCLUSIVE, result.reasons
+        for reason in result.reasons:
+            assert reason.startswith("the load was not delivered: ") or reason.endswith(
+                "too noisy or too short to tell"
+            ), reason
 
 
 def configured(demo_config: CutoverConfig, **load: Any) -> CutoverConfig:
-    settings = {"users": 4, "rate": 40, "duration": "3s", "thresholds": BUDGET, **load}
+    settings = {"users": 8, "rate": 20, "duration": "3s", "thresholds": BUDGET, **load}
     return demo_config.model_copy(update={"load": LoadConfig.model_validate(settings)})
 
 
@@ -58,36 +72,40 @@ def gate(
 def test_a_healthy_system_stays_in_budget_with_legacy_as_baseline(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
-    config = configured(demo_config, thresholds=[*BUDGET, "p95 <= 3 * legacy.p95 + 50ms"])
+    config = configured(demo_config, thresholds=[*BUDGET, "p95 <= 3 * legacy.p95 + 500ms"])
     overall = gate(config, demo_system, tmp_path)[OVERALL]
-    assert overall.passed, overall.reasons
-    assert overall.measurements["requests"] >= 40  # 3 s at 40/s, less on a busy machine
-    assert overall.measurements["legacy.requests"] >= 40
-    assert overall.measurements["target_rps"] == 40
+    held(overall)
+    measured = overall.measurements
+    assert measured["requests"] >= 10  # 3 s at 20/s, less on a busy machine
+    # The same users asked both: as many requests each, give or take one per user.
+    assert abs(measured["requests"] - measured["legacy.requests"]) <= 16
+    assert overall.measurements["target_rps"] == 20
     rows = {row["endpoint"]: row for row in overall.evidence["endpoints"]}
     assert set(rows[OVERALL]) == {"endpoint", "new", "legacy"}
     assert "GET /api/users/{id}" in rows  # the profile is the A/B corpus, grouped alike
     assert overall.evidence["latency_chart_svg"].startswith("<svg")
-    assert (tmp_path / "load" / "new" / "report.html").exists()
+    assert (tmp_path / "load" / "new+legacy" / "report.html").exists()
+    assert overall.evidence["systems_loaded"] == ["new", "legacy"]
 
 
 def test_legacy_is_not_loaded_when_no_threshold_needs_it(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
     overall = gate(configured(demo_config), demo_system, tmp_path)[OVERALL]
-    assert overall.passed
+    held(overall)
     assert set(overall.evidence["runs"]) == {"new"}
     assert "legacy.requests" not in overall.measurements
 
 
 @pytest.mark.parametrize(
     ("faults", "failing"),
-    [("latency=300ms", "p95 = 3"), ("errors=20%", "error_rate = ")],
+    [("latency=300ms", "p95 = "), ("errors=20%", "error_rate = ")],
 )
 def test_a_fault_fails_the_threshold_it_breaks(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path, faults: str, failing: str
 ) -> None:
-    overall = gate(configured(demo_config), demo_system, tmp_path, faults)[OVERALL]
+    config = configured(demo_config, thresholds=TIGHT)
+    overall = gate(config, demo_system, tmp_path, faults)[OVERALL]
     assert overall.outcome is Outcome.FAIL
     assert any(reason.startswith(failing) for reason in overall.reasons), overall.reasons
 
@@ -113,10 +131,11 @@ def test_a_threshold_on_an_endpoint_without_traffic_is_inconclusive(
         endpoint_thresholds={"GET /nowhere": ["p95 < 1s"], "GET /api/users": ["p95 < 1s"]},
     )
     results = gate(config, demo_system, tmp_path)
-    assert results["GET /api/users"].passed
+    held(results["GET /api/users"])
+    assert results["GET /api/users"].measurements["requests"] > 0
     nowhere = results["GET /nowhere"]
     assert nowhere.outcome is Outcome.INCONCLUSIVE
-    assert nowhere.reasons == ("p95 < 1s: no data for p95: cannot judge, not a pass",)
+    assert nowhere.reasons[-1] == "p95 < 1s: no data for p95: cannot judge, not a pass"
 
 
 def test_a_crashing_locustfile_is_inconclusive_with_its_stderr(
@@ -173,17 +192,18 @@ def test_an_unreachable_target_rate_is_inconclusive_naming_what_limited_it(
 def test_new_too_slow_to_take_the_load_is_no_go_for_its_latency(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
-    config = configured(demo_config, users=2, rate=200, duration="2s")
+    config = configured(demo_config, users=2, rate=200, duration="2s", thresholds=TIGHT)
     overall = gate(config, demo_system, tmp_path, "latency=300ms")[OVERALL]
     assert overall.outcome is Outcome.FAIL
-    assert overall.reasons[0].startswith("p95 = 3"), overall.reasons
+    assert overall.reasons[0].startswith("p95 = "), overall.reasons
+    assert overall.measurements["p95"] >= 0.3  # 300 ms added, more on a loaded machine
     assert overall.reasons[-1].startswith("which explains why the load was not delivered: ")
 
 
 def test_a_broken_legacy_run_is_named_not_reported_as_missing_data(
     demo_config: CutoverConfig, demo_system: StartDemo, tmp_path: Path
 ) -> None:
-    config = configured(demo_config, thresholds=["p95 < 250ms", "p95 <= 1.2 * legacy.p95"])
+    config = configured(demo_config, thresholds=["p95 < 3s", "p95 <= 1.2 * legacy.p95"])
     plan = LoadGate().section(config)
     assert plan is not None
     new = demo_system("new", "").system
@@ -192,7 +212,7 @@ def test_a_broken_legacy_run_is_named_not_reported_as_missing_data(
     overall = run_load(plan, config.base_dir, config.redactor, new, legacy, None, tmp_path)[0]
     assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
     assert overall.reasons[0].startswith(
-        "legacy's load run is broken, so thresholds on legacy.* cannot be judged: all "
+        "legacy's side of the load is broken, so thresholds on legacy.* cannot be judged: all "
     )
     assert "no data for legacy" not in " ".join(overall.reasons)
 
@@ -243,7 +263,7 @@ def test_a_legacy_run_that_completed_no_request_is_named_broken(
         overall = run_load(plan, config.base_dir, config.redactor, new, legacy, None, tmp_path)[0]
     assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
     assert overall.reasons[0].startswith(
-        "legacy's load run is broken, so thresholds on legacy.* cannot be judged: "
+        "legacy's side of the load is broken, so thresholds on legacy.* cannot be judged: "
         "it completed 0 requests"
     ), overall.reasons
 
@@ -261,12 +281,12 @@ def test_a_cpu_bound_locust_is_inconclusive_even_when_its_latencies_fail(tmp_pat
     }  # fmt: skip
     (folder / "stats.json").write_text(json.dumps([entry]))
     run = LocustRun(
-        folder, ("locust",), 0, 10.0, 9.8, "WARNING/root: CPU usage above 90%!", None, ()
+        folder, ("locust",), 0, 10.0, 9.8, "WARNING/root: CPU usage above 90%!", None, {}
     )
     load = LoadConfig.model_validate(
         {"users": 50, "rate": 1000, "thresholds": ["p95 < 1s", "rps >= 0.9 * target_rps"]}
     )
-    overall = _judge(load, Shape.for_step(load, None), None, {"new": run})[0]
+    overall = _judge(load, Shape.for_step(load, None), None, run, ["new"])[0]
     assert overall.outcome is Outcome.INCONCLUSIVE, overall.reasons
     assert overall.reasons == (
         "the load was not delivered: 100 of 1,000 requests/s (locust was CPU bound (98% of a "
@@ -274,3 +294,11 @@ def test_a_cpu_bound_locust_is_inconclusive_even_when_its_latencies_fail(tmp_pat
         "can send at most 56 requests/s: add users): the system was not tested at the target "
         "rate",
     )
+
+
+def test_thresholds_on_legacy_with_a_locustfile_of_ones_own_are_a_config_error() -> None:
+    """A locustfile loads one host: legacy could only be a second run at another moment."""
+    with pytest.raises(ValueError, match=r"thresholds on legacy\.\* need the generated profile"):
+        LoadConfig.model_validate(
+            {"locustfile": "mine.py", "thresholds": ["p95 <= 1.2 * legacy.p95"]}
+        )

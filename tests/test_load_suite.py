@@ -52,7 +52,8 @@ thresholds = ["error_rate < 1%", "p95 < 1s"]
     server.counts["requests"] = 0
     spread = pytester.runpytest_subprocess("-m", "load", "-p", "xdist", "-n", "2")
     spread.assert_outcomes(passed=1)
-    assert 20 <= server.counts["requests"] <= 60  # once, not once per worker: ~2 s at 20/s
+    # Once, not once per worker: ~2 s at 20/s is 40 (fewer on a loaded machine), twice 80.
+    assert 1 <= server.counts["requests"] <= 60
 
 
 def test_our_fixtures_and_locusts_are_both_there(pytester: pytest.Pytester) -> None:

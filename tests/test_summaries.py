@@ -3,9 +3,13 @@ GitHub Actions when $GITHUB_STEP_SUMMARY is set."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from pytest_cutover import decision as decisions
+from pytest_cutover.reports.console import render_summary
 
 from .conftest import MINIMAL_CONFIG, OWN_GATES_ONLY
 
@@ -62,3 +66,30 @@ get = ["sh", "-c", "cat weight 2>/dev/null || echo 0"]
     summary = (pytester.path / "reports" / "summary.md").read_text()
     assert "**Actions**\n\n- shift 0% -> 50%: done" in summary
     assert (pytester.path / "weight").read_text().strip() == "50"
+
+
+def test_the_terminal_table_reads_not_configured_and_fits_80_columns() -> None:
+    status = decisions.TestStatus
+    records = [
+        decisions.TestRecord(f"t{i}", "integrity", found)
+        for i, found in enumerate(
+            (status.PASSED, status.FAILED, status.ERROR, status.INCONCLUSIVE, status.SKIPPED,
+             status.NOT_CONFIGURED)
+        )
+    ]  # fmt: skip
+    records.append(decisions.TestRecord("test_load[none]", "load", status.NOT_CONFIGURED))
+    now = datetime.now(UTC)
+    decision = decisions.decide(
+        records, interrupted=False, step=10, started_at=now, finished_at=now, systems={},
+        config_path=None,
+    )  # fmt: skip
+    text = render_summary(decision, colour=False, width=80, decision_file="decision.json")
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[0].split() == ["gate", "decision", "tests"]
+    load = next(line for line in lines if line.startswith("load"))
+    assert load.split() == ["load", "not", "configured"]
+    table = " ".join(lines[1 : lines.index(load)])  # the integrity row, wrapped between words
+    words = "1 passed, 1 failed, 1 error, 1 inconclusive, 1 skipped, 1 not configured"
+    assert " ".join(table.split()) == "integrity NO-GO " + words
+    assert lines[-1].startswith("CUTOVER DECISION: NO-GO (step 10%")

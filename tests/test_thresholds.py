@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from pytest_cutover.thresholds import ThresholdError, Verdict, parse_threshold
@@ -112,3 +114,14 @@ def test_unknown_measurement_is_rejected_when_the_gate_names_its_vocabulary() ->
     with pytest.raises(ThresholdError, match=r"unknown measurement p96 .*known: p50, p95"):
         parse_threshold("p96 < 1s", known_names={"p50", "p95"})
     assert parse_threshold("p95 < 1s", known_names={"p95"}).names == {"p95"}
+
+
+def test_excess_is_how_far_beyond_the_limit_in_the_failing_direction() -> None:
+    """The one number a gate moves to judge a threshold with confidence intervals."""
+    upper = parse_threshold("p95 <= 1.2 * legacy.p95 + 5ms")
+    found = upper.excess({"p95": q(0.030, MS), "legacy.p95": q(0.020, MS)})
+    assert found.value == pytest.approx(0.001)
+    assert found.kind is MS
+    lower = parse_threshold("rps >= 0.9 * target_rps")
+    assert lower.excess({"rps": q(80), "target_rps": q(100)}).value == pytest.approx(10)
+    assert math.isnan(parse_threshold("incomparable == 0").excess({"incomparable": q(1)}).value)

@@ -22,12 +22,24 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     status.add_argument("--json", action="store_true", help="print it as JSON")
     shift = commands.add_parser("shift", help="set the new system's traffic weight (audited)")
-    shift.add_argument("percent", type=_argument(parse_step), metavar="PERCENT")
-    shift.add_argument("--reason", default="manual shift", metavar="TEXT")
+    shift.add_argument(
+        "percent",
+        type=_argument(parse_step),
+        metavar="PERCENT",
+        help="the new system's share of traffic, 0-100 (such as 50 or 12.5%%)",
+    )
+    shift.add_argument(
+        "--reason",
+        default="manual shift",
+        metavar="TEXT",
+        help="why, for the audit log (default: manual shift)",
+    )
     rollback = commands.add_parser(
         "rollback", help="traffic back to legacy and the rollback helper (audited)"
     )
-    rollback.add_argument("--reason", required=True, metavar="TEXT")
+    rollback.add_argument(
+        "--reason", required=True, metavar="TEXT", help="why, for the audit log (required)"
+    )
     resolve = commands.add_parser(
         "resolve",
         help="record what you found about interrupted actions (audited); status exits 0 again",
@@ -41,7 +53,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run = commands.add_parser(
         "run", help="the whole progressive cutover: gate, shift, soak, for each step"
     )
-    run.add_argument("--steps", required=True, type=_argument(parse_steps), metavar="10,50,100")
+    run.add_argument(
+        "--steps",
+        required=True,
+        type=_argument(parse_steps),
+        metavar="10,50,100",
+        help="the traffic steps in percent, rising, comma-separated; each is gated, shifted to "
+        "and soaked in turn",
+    )
     run.add_argument(
         "--soak",
         default=0.0,

@@ -208,7 +208,7 @@ class RollbackConfig(Section):
 
 class NotifyConfig(HttpCall):
     """An HTTP notification (a Slack or PagerDuty webhook) on each decision and action. Its
-    whole URL is a credential: chat webhooks carry their key in the path."""
+    whole URL is a secret, because chat webhooks carry their key in the path."""
 
     name: str | None = None
     events: list[Event] = Field(default_factory=lambda: list(EVENTS), min_length=1)

@@ -57,6 +57,7 @@ class RedactingFileLogger(AllureFileLogger):
 
     @allure_commons.hookimpl
     def report_container(self, container: Any) -> None:
+        container.afters = [_teardown(after) for after in container.afters if _shown(after)]
         super().report_container(self._redacted(container))
 
     @allure_commons.hookimpl
@@ -83,6 +84,22 @@ class RedactingFileLogger(AllureFileLogger):
         if output is not None:
             _redact_model(item, output)
         return item
+
+
+def _shown(after: Any) -> bool:
+    """pytest 9 gives every fixture a bookkeeping callback (a lambda that runs its
+    post-finalizer hook); allure-pytest takes it for a teardown step, names it
+    `fixture::<lambda>` and, since it closes the container itself, never gives it a status."""
+    return not (str(after.name).endswith("::<lambda>") and after.status is None)
+
+
+def _teardown(after: Any) -> Any:
+    """allure-pytest names a teardown it cannot name `fixture::1`: call it the fixture's
+    teardown."""
+    fixture, _, finalizer = str(after.name).rpartition("::")
+    if fixture and finalizer.isdigit():
+        after.name = f"{fixture} (teardown)"
+    return after
 
 
 def _redact_model(item: Any, output: Output) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_cutover.gates.result import GateResult
+from pytest_cutover.units import format_measurement
 
 Kind = Literal["text", "csv", "svg", "json", "html"]
 
@@ -50,7 +51,10 @@ def summary(result: GateResult) -> str:
     lines += [f"  - {reason}" for reason in result.reasons]
     if result.measurements:
         lines.append("measurements:")
-        lines += [f"  {name} = {value:g}" for name, value in sorted(result.measurements.items())]
+        lines += [
+            f"  {name} = {format_measurement(name, value)}"
+            for name, value in sorted(result.measurements.items())
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
@@ -12,7 +13,33 @@ from pytest_cutover.decision import Decision, Verdict
 
 _STYLE = {Verdict.GO: "bold green", Verdict.NO_GO: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 _SHOWN_REASONS = 5
-_COUNT_COLUMNS = ("passed", "failed", "error", "inconclusive", "skipped", "not_configured")
+_COUNTED = ("passed", "failed", "error", "inconclusive", "skipped", "not_configured")
+NOT_CONFIGURED = "not configured"
+
+
+def _gate_table(decision: Decision) -> Table:
+    """One row per gate: its decision ("not configured" for a gate cutover.toml leaves out)
+    and its tests in words ("2 passed, 1 failed"). Three columns whose cells wrap between
+    words, so the table fits a CI log's 80 columns without cutting one."""
+    verdicts = decision.gate_verdicts()
+    counts: dict[str, Counter[str]] = {}
+    for test in decision.tests:
+        counts.setdefault(test.gate, Counter())[test.status.value] += 1
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column("gate", overflow="fold")
+    table.add_column("decision", no_wrap=True)
+    table.add_column("tests")
+    for gate in sorted(counts):
+        verdict = verdicts.get(gate)
+        shown = (
+            Text(NOT_CONFIGURED, style="dim")
+            if verdict is None
+            else Text(verdict.value, style=_STYLE[verdict])
+        )
+        found = counts[gate]
+        words = [f"{found[c]} {c.replace('_', ' ')}" for c in _COUNTED if found[c]]
+        table.add_row(gate, shown, "" if verdict is None else ", ".join(words))
+    return table
 
 
 def render_summary(decision: Decision, *, colour: bool, width: int, decision_file: str) -> str:
@@ -29,21 +56,8 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
     actions = decision.actions
     if actions is not None and actions.failure:
         console.print(Text(f"!!! {actions.failure}", style="bold white on red"), soft_wrap=True)
-    counts = decision.gate_counts()
-    if counts:
-        table = Table(title=None, show_edge=False, pad_edge=False, box=None, header_style="bold")
-        table.add_column("gate")
-        table.add_column("decision")
-        for column in _COUNT_COLUMNS:
-            table.add_column(column.replace("not_configured", "unconfigured"), justify="right")
-        for gate, verdict in decision.gate_verdicts().items():
-            row = counts[gate]
-            table.add_row(
-                gate,
-                Text(verdict.value, style=_STYLE[verdict]),
-                *(str(row.get(c, 0)) for c in _COUNT_COLUMNS),
-            )
-        console.print(table)
+    if decision.tests:
+        console.print(_gate_table(decision))
     for reason in decision.reasons[:_SHOWN_REASONS]:
         console.print(Text(f"  - {reason}"), soft_wrap=True)
     hidden = len(decision.reasons) - _SHOWN_REASONS
@@ -59,4 +73,4 @@ def render_summary(decision: Decision, *, colour: bool, width: int, decision_fil
     line.append(decision.verdict.value, style=_STYLE[decision.verdict])
     line.append(f" ({step}; exit status {decision.exit_status}; {decision_file})")
     console.print(line, soft_wrap=True)
-    return buffer.getvalue()
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from pytest_cutover.section import CommandLine, Duration, Section
-from pytest_cutover.thresholds import Threshold, Thresholds, check_names
+from pytest_cutover.thresholds import Threshold, Thresholds, check_names, reads_legacy
 
 STATISTICS = ("rps", "error_rate", "p50", "p90", "p95", "p99", "max", "avg", "requests", "failures")
 MEASUREMENTS = (*STATISTICS, "target_rps", *(f"legacy.{name}" for name in STATISTICS))
@@ -31,6 +31,9 @@ class LoadConfig(Section):
     processes: int = Field(default=1, ge=1, le=64)
     timeout: Duration = 10.0
     abort_delay: Duration = 10.0
+    # legacy's figures stored by `python -m pytest_cutover.gates.load.baseline FILE`: thresholds
+    # on legacy.* read them instead of loading legacy (once it no longer serves the whole load).
+    baseline: str | None = None
     thresholds: Thresholds = Field(min_length=1)
     abort_on_fail: Thresholds = []
     endpoint_thresholds: dict[str, Thresholds] = {}
@@ -56,6 +59,16 @@ class LoadConfig(Section):
             raise ValueError(
                 "rate applies to the generated profile; with your own locustfile, pace users "
                 "in it (for example wait_time = constant_throughput(N))"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _legacy_needs_generated_profile(self) -> LoadConfig:
+        if self.locustfile and reads_legacy(self.all_thresholds) and not self.baseline:
+            raise ValueError(
+                "thresholds on legacy.* need the generated profile, whose users send each "
+                "request to both systems in one run; a locustfile of your own loads one host "
+                "(remove locustfile, or judge new with absolute thresholds)"
             )
         return self
 

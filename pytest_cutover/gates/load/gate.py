@@ -10,22 +10,38 @@ with no output is a failure of the tool, with locust's stderr as the evidence.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_cutover.gates.base import Gate, GateSetupError, RunContext, Setup
+from pytest_cutover.gates.load.baseline import (
+    BaselineError,
+    StoredBaseline,
+    document,
+    read_baseline,
+)
 from pytest_cutover.gates.load.chart import latency_chart
 from pytest_cutover.gates.load.config import STATISTICS, LoadConfig
-from pytest_cutover.gates.load.profile import LoadPlan, Profile, ProfileError, make_profile
+from pytest_cutover.gates.load.profile import (
+    LoadPlan,
+    Pacing,
+    Profile,
+    ProfileError,
+    make_profile,
+)
 from pytest_cutover.gates.load.runner import LocustRun, LocustStartError, run_locust
-from pytest_cutover.gates.load.stats import EndpointStats, LiveSample, read_failures, read_stats
+from pytest_cutover.gates.load.stats import (
+    EndpointStats,
+    LiveSample,
+    read_failures,
+    read_stats,
+    split_name,
+)
 from pytest_cutover.gates.result import GateResult, Outcome
 from pytest_cutover.output import Output
 from pytest_cutover.progress import SILENT, Progress
@@ -46,7 +62,6 @@ if TYPE_CHECKING:
 
 GATE = "load"
 OVERALL = "all endpoints"
-PROFILE_LOCUSTFILE = Path(__file__).with_name("profile_locustfile.py")
 _DURATIONS = frozenset({"p50", "p90", "p95", "p99", "max", "avg"})
 _RATIOS = frozenset({"error_rate"})
 _REACHED = 0.9  # below this share of the target rate, the target was not reached
@@ -72,7 +87,7 @@ class LoadGate(Gate[LoadPlan]):
     ) -> dict[str, GateResult]:
         """One load run whichever cases were selected: every budget reads the same run."""
         new = context.system("new")
-        wanted = reads_legacy(section.load.all_thresholds)
+        wanted = reads_legacy(section.load.all_thresholds) and not section.load.baseline
         legacy = context.system("legacy") if wanted else None
         results = run_load(
             section, context.base_dir, context.redactor, new, legacy, context.step,
@@ -112,96 +127,130 @@ def run_load(
     """Results: the overall one first, then one per endpoint with its own thresholds."""
     load = plan.load
     shape = Shape.for_step(load, step)
-    with tempfile.TemporaryDirectory(prefix="cutover-load-") as private:
-        locustfile, env, profile = _locustfile(plan, base_dir, redactor, shape)
-        runner = _Runs(
-            plan, shape, locustfile, env, profile, reports, Path(private), progress,
-            Output(redactor),
-        )  # fmt: skip
-        # Both at the same time: the machine's and the network's noise then hit both alike, so
-        # a difference between them is the systems', not the minute's.
-        systems = [new]
-        if reads_legacy(load.all_thresholds) and legacy is not None:
-            systems.append(legacy)
-        with ThreadPoolExecutor(len(systems), thread_name_prefix="cutover-load") as pool:
-            started = {system.name: pool.submit(runner.run, system) for system in systems}
+    stored = None
+    if load.baseline and reads_legacy(load.all_thresholds):
         try:
-            runs = {name: future.result() for name, future in started.items()}
+            stored = read_baseline(base_dir / load.baseline)
+        except BaselineError as err:
+            raise LoadSetupError(str(err)) from None
+    # One run loads both when a threshold compares them: the same users send each request to
+    # both, so the machine's and the network's noise hit both alike, and a distributed master
+    # carries both. A stored baseline stands in for legacy.
+    systems = [new]
+    if reads_legacy(load.all_thresholds) and legacy is not None and stored is None:
+        systems.append(legacy)
+    done, profile = _load(plan, base_dir, redactor, shape, systems, reports, progress)
+    return _judge(load, shape, profile, done, [system.name for system in systems], stored)
+
+
+def capture_baseline(
+    plan: LoadPlan, base_dir: Path, redactor: Redactor, legacy: System, reports: Path, path: Path
+) -> StoredBaseline:
+    """Load legacy alone with the configured profile and shape (no step scaling: the baseline
+    is legacy serving the whole load) and store its figures in `path`."""
+    shape = Shape.for_step(plan.load, None)
+    run, _ = _load(plan, base_dir, redactor, shape, [legacy], reports, SILENT)
+    problem = _broken(run)
+    stats = read_stats(run.stats_file).get("legacy", {}) if problem is None else {}
+    problem = problem or _legacy_broken(run, stats.get(""))
+    if problem is not None:
+        raise LoadSetupError(f"no baseline stored: {problem}")
+    Output(redactor).write_json(path, document(stats, shape.users, shape.rate, plan.load.duration))
+    return read_baseline(path)
+
+
+def _load(
+    plan: LoadPlan,
+    base_dir: Path,
+    redactor: Redactor,
+    shape: Shape,
+    systems: Sequence[System],
+    reports: Path,
+    progress: Progress,
+) -> tuple[LocustRun, Profile | None]:
+    with tempfile.TemporaryDirectory(prefix="cutover-load-") as private:
+        locustfile, profile = _locustfile(plan, base_dir, redactor, shape, systems, Path(private))
+        run = _Run(plan, shape, locustfile, systems, reports, Path(private), progress,
+                   Output(redactor))  # fmt: skip
+        try:
+            return run.run(), profile
         except LocustStartError as err:
             raise LoadSetupError(f"{err} (load.locust_command)") from None
-    return _judge(load, shape, profile, runs)
 
 
 def _locustfile(
-    plan: LoadPlan, base_dir: Path, redactor: Redactor, shape: Shape
-) -> tuple[Path, dict[str, str], Profile | None]:
+    plan: LoadPlan,
+    base_dir: Path,
+    redactor: Redactor,
+    shape: Shape,
+    systems: Sequence[System],
+    private: Path,
+) -> tuple[Path, Profile | None]:
     load = plan.load
     if load.locustfile:
         path = base_dir / load.locustfile
         if not path.is_file():
             raise LoadSetupError(f"{path}: no such locustfile (load.locustfile)")
-        return path, {}, None
+        return path, None
     try:
         profile = make_profile(plan, base_dir, redactor)
+        # Each system gets the configured users and rate: the users are multiplied by the
+        # systems, and each iteration sends one request to every system.
+        iteration_rate = shape.rate / (shape.users * len(systems)) if shape.rate else 0.0
+        path = private / "cutover_profile.py"
+        profile.write_locustfile(systems, plan.ab, Pacing(iteration_rate, load.timeout), path)
     except ProfileError as err:
         raise LoadSetupError(str(err)) from None
-    env = {
-        "CUTOVER_LOAD_USER_RATE": f"{shape.rate / shape.users:g}" if shape.rate else "0",
-        "CUTOVER_LOAD_TIMEOUT": f"{load.timeout:g}",
-    }
-    return PROFILE_LOCUSTFILE, env, profile
+    return path, profile
 
 
 @dataclass(frozen=True)
-class _Runs:
-    """Everything both runs share, so legacy gets exactly the profile and shape new got.
+class _Run:
+    """One locust run loading every system in `systems`.
 
     locust writes into the private folder, which only this run can read; what it wrote reaches
-    the reports folder through `output`, redacted (its HTML report shows the host it loaded,
+    the reports folder through `output`, redacted (its HTML report shows the hosts it loaded,
     user info and all)."""
 
     plan: LoadPlan
     shape: Shape
     locustfile: Path
-    env: Mapping[str, str]
-    profile: Profile | None
+    systems: Sequence[System]
     reports: Path
     private: Path
     progress: Progress
     output: Output
 
-    def run(self, system: System) -> LocustRun:
-        folder = self.reports / "load" / system.name
+    def run(self) -> LocustRun:
+        label = "+".join(system.name for system in self.systems)
+        folder = self.reports / "load" / label
         shutil.rmtree(folder, ignore_errors=True)
-        env = dict(self.env)
-        if self.profile is not None:
-            path = self.private / f"{system.name}.profile.json"
-            self.profile.write_for(system, self.plan.ab, path)
-            env["CUTOVER_LOAD_PROFILE"] = str(path)
         load = self.plan.load
-        abort = load.abort_on_fail if system.name == "new" else []
 
-        def should_abort(sample: LiveSample) -> str | None:
+        def should_abort(samples: Mapping[str, Sequence[LiveSample]]) -> str | None:
+            latest = samples.get("new")
+            if not latest:
+                return None
+            sample = latest[-1]
             requests = sample.measurements["requests"]
-            self.progress.update(
-                f"load {system.name}", sample.elapsed, load.duration, f"{requests:,.0f} requests"
-            )
+            self.progress.update("load", sample.elapsed, load.duration, f"{requests:,.0f} requests")
             if sample.elapsed < load.abort_delay:
                 return None
             quantities = _quantities(sample.measurements)
-            for threshold in abort:
+            for threshold in load.abort_on_fail:
                 found = threshold.evaluate(quantities)
                 if found.verdict is Verdict.FAIL:
                     return found.explanation
             return None
 
-        work = self.private / system.name
+        work = self.private / label
+        users = self.shape.users * len(self.systems)
         run = run_locust(
-            load.locust_command,
-            self.locustfile, system.base_url, self.shape.users, load.spawn_rate, load.duration,
-            load.processes, work, env, should_abort,
+            load.locust_command, self.locustfile, self.systems[0].base_url, users,
+            load.spawn_rate * len(self.systems), load.duration, load.processes, work,
+            should_abort,
         )  # fmt: skip
-        self.progress.finish(f"load {system.name}", run.aborted or "")
+        self.progress.finish("load", run.aborted or "")
         self.output.copy_tree(work, folder)
         return dataclasses.replace(run, folder=folder)
 
@@ -223,38 +272,50 @@ def _judge(
     load: LoadConfig,
     shape: Shape,
     profile: Profile | None,
-    runs: Mapping[str, LocustRun],
+    run: LocustRun,
+    systems: Sequence[str],
+    stored: StoredBaseline | None = None,
 ) -> list[GateResult]:
-    new_run = runs["new"]
-    broken = _broken(new_run)
-    stats = {n: read_stats(r.stats_file) for n, r in runs.items() if r.stats_file.exists()}
+    broken = _broken(run)
+    stats = read_stats(run.stats_file) if run.stats_file.exists() else {}
+    if stored is not None:
+        stats["legacy"] = stored.stats
+    label = "+".join(systems)
     evidence: dict[str, Any] = {
         "profile": profile.source if profile else f"locustfile {load.locustfile}",
         "users": shape.users,
+        "systems_loaded": list(systems),
         "target_rps": shape.rate or None,
         "scaled_by_step": shape.factor,
         "duration_seconds": load.duration,
         "endpoints": _table(stats),
-        "runs": {name: _describe(run) for name, run in runs.items()},
-        "latency_chart_svg": latency_chart({n: r.history for n, r in runs.items()}),
+        "runs": {label: _describe(run)},
+        "latency_chart_svg": latency_chart(run.history, load.thresholds),
     }
+    if stored is not None:
+        evidence["legacy_from_baseline"] = stored.describe()
     if broken:
         reasons = (broken,)
         # The load generator failed, not the new system: it proved nothing either way.
         return [GateResult(GATE, OVERALL, Outcome.INCONCLUSIVE, reasons, {}, evidence)]
-    legacy_wanted = reads_legacy(load.all_thresholds)
+    aggregates = {system: stats.get(system, {}).get("") for system in systems}
     context = _Context(
         shape=shape,
-        new_run=new_run,
-        shortfall=_shortfall(shape, stats["new"].get(""), new_run),
+        run=run,
+        shortfall=_shortfall(shape, aggregates, run),
         legacy_problem=None,
+        legacy_source=(
+            f"legacy from the baseline {stored.path.name} captured {stored.captured_at}"
+            if stored is not None
+            else "legacy in the same run"
+        ),
     )
-    if legacy_wanted and "legacy" not in runs:
+    if stored is None and reads_legacy(load.all_thresholds) and "legacy" not in systems:
         context.legacy_problem = (
             "legacy was not loaded (no legacy system): thresholds on legacy.* have no data"
         )
-    elif "legacy" in runs:
-        context.legacy_problem = _legacy_broken(runs["legacy"], stats.get("legacy", {}).get(""))
+    elif "legacy" in systems:
+        context.legacy_problem = _legacy_broken(run, aggregates["legacy"])
     if context.shortfall is not None:
         evidence["shortfall"] = context.shortfall.reason
     results = [_verdict(OVERALL, load.thresholds, stats, "", context, evidence)]
@@ -276,22 +337,27 @@ def _broken(run: LocustRun) -> str | None:
 
 
 def _legacy_broken(run: LocustRun, found: EndpointStats | None) -> str | None:
-    """Why legacy's run cannot be a baseline: its locust failed or was stopped, it completed no
-    request (a distributed master killed while waiting for workers), or every request failed.
-    Relative thresholds then say so, naming legacy, instead of "no data for legacy.p95"."""
-    cause = _broken(run) or run.aborted
-    if cause is None and (found is None or found.requests == 0):
+    """Why legacy's side of the run cannot be a baseline: it completed no request (it never
+    answered, or a distributed run lost its workers) or every request failed. Relative
+    thresholds then say so, naming legacy, instead of "no data for legacy.p95"."""
+    if found is None or found.requests == 0:
         cause = "it completed 0 requests"
         if run.stderr_tail.strip():
             cause += f" (locust's stderr: {run.stderr_tail.strip()[-300:]})"
-    elif cause is None and found is not None and found.failures == found.requests:
-        first = read_failures(run.failures_file, 1)
+    elif found.failures == found.requests:
+        first = next(
+            (row for row in read_failures(run.failures_file, 100)
+             if split_name(row.get("Name", ""))[0] == "legacy"),
+            None,
+        )  # fmt: skip
         cause = f"all {found.requests} of its requests failed" + (
-            f" (first: {first[0].get('Error', '')})" if first else ""
+            f" (first: {first.get('Error', '')})" if first else ""
         )
-    if cause is None:
+    else:
         return None
-    return f"legacy's load run is broken, so thresholds on legacy.* cannot be judged: {cause}"
+    return (
+        f"legacy's side of the load is broken, so thresholds on legacy.* cannot be judged: {cause}"
+    )
 
 
 @dataclass(frozen=True)
@@ -303,27 +369,44 @@ class Shortfall:
     generator_bound: bool
 
 
-def _shortfall(shape: Shape, found: EndpointStats | None, run: LocustRun) -> Shortfall | None:
+def _shortfall(
+    shape: Shape, aggregates: Mapping[str, EndpointStats | None], run: LocustRun
+) -> Shortfall | None:
     """Checked before any threshold: a load that was not delivered tested nothing at the target
     rate, whatever limited it (locust's CPU, users waiting for answers in a closed loop, failed
-    connections, a shared machine)."""
+    connections, a shared machine). Each system under load is to get the target rate."""
     if not shape.rate:
         return None
-    values = found.measurements() if found is not None else {}
-    achieved = values.get("rps", math.nan)
+    measured = {
+        system: found.measurements() if found is not None else {}
+        for system, found in aggregates.items()
+    }
+    achieved = measured["new"].get("rps", math.nan)
     if achieved >= _REACHED * shape.rate:
         return None
     share = run.cpu_seconds / run.wall if run.wall > 0 else math.nan
     limits = []
     if run.saturated:
         limits.append(f"locust was CPU bound ({share:.0%} of a core): add load.processes")
-    average = values.get("avg", math.nan)
-    if average > 0 and shape.users / average < _REACHED * shape.rate:
+    averages = {system: values.get("avg", math.nan) for system, values in measured.items()}
+    # One iteration of a user waits for an answer from every system in turn.
+    iteration = math.fsum(averages.values())
+    most = shape.users * len(averages) / iteration if iteration > 0 else math.nan
+    if most < _REACHED * shape.rate:
+        if len(averages) == 1:
+            waits = f"each waiting for its answer ({averages['new'] * 1000:.0f} ms on average)"
+        else:
+            waits = (
+                "each waiting for every system's answer in turn ("
+                + ", ".join(
+                    f"{system} {average * 1000:.0f} ms" for system, average in averages.items()
+                )
+                + " on average)"
+            )
         limits.append(
-            f"{shape.users} users each waiting for its answer ({average * 1000:.0f} ms on "
-            f"average) can send at most {shape.users / average:,.0f} requests/s: add users"
+            f"{shape.users} users {waits} can send at most {most:,.0f} requests/s: add users"
         )
-    failures = values.get("failures", 0.0)
+    failures = math.fsum(values.get("failures", 0.0) for values in measured.values())
     if failures:
         limits.append(f"{failures:,.0f} requests failed (no answer or 5xx)")
     if not limits:
@@ -344,9 +427,10 @@ class _Context:
     """What every result of one load run is judged with."""
 
     shape: Shape
-    new_run: LocustRun
+    run: LocustRun
     shortfall: Shortfall | None
     legacy_problem: str | None
+    legacy_source: str
 
 
 _THROUGHPUT = frozenset({"rps", "requests", "target_rps"})
@@ -381,71 +465,91 @@ def _verdict(
     absolute = [t for t in thresholds if not reads_legacy([t])]
     own = fold(absolute, quantities)
     both = {system: stats.get(system, {}).get(endpoint) for system in ("new", "legacy")}
-    compared = _compare(relative, both, measurements)
+    compared = _compare(relative, both, measurements, context.legacy_source)
     failed = list(own.failed)
     unsure = list(own.unsure)
+    first: list[str] = []
     if relative and context.legacy_problem is not None:
-        unsure.insert(0, context.legacy_problem)
+        first.append(context.legacy_problem)
     else:
         failed.extend(compared.failed)
         unsure.extend(compared.unsure)
     shortfall = context.shortfall
     if shortfall is not None:
-        explaining = [] if shortfall.generator_bound else _explaining(absolute, quantities)
+        explaining = (
+            []
+            if shortfall.generator_bound
+            else _explaining([*absolute, *relative], quantities, both, measurements, context)
+        )
         if explaining:
             failed = [*explaining, f"which explains why {shortfall.reason}"]
         else:
             failed = []
-            unsure.insert(0, shortfall.reason)
-    if context.new_run.aborted and not endpoint:
-        failed.insert(0, context.new_run.aborted)
+            first.append(shortfall.reason)
+    unsure = [*first, *unsure]
+    if context.run.aborted and not endpoint:
+        failed.insert(0, context.run.aborted)
     clean = {k: v for k, v in measurements.items() if not math.isnan(v)}
     outcome = Outcome.FAIL if failed else Outcome.INCONCLUSIVE if unsure else Outcome.PASS
     checked = [*own.checked, *compared.checked]
-    return GateResult(
-        GATE, name, outcome, tuple(failed + unsure), clean, {**evidence, "thresholds": checked}
-    )
+    shown = {**evidence, "thresholds": checked, "confidence_95": _intervals(both)}
+    return GateResult(GATE, name, outcome, tuple(failed + unsure), clean, shown)
 
 
 def _compare(
     relative: Sequence[Threshold],
     stats: Mapping[str, EndpointStats | None],
     measurements: Mapping[str, float],
+    legacy_source: str,
 ) -> Folded:
-    """Thresholds against legacy, judged with each statistic's 95% confidence interval (both
-    systems were loaded at the same time). FAIL only when the threshold fails at every end of
-    the intervals: new is worse with confidence. PASS when the measured values pass. Failing
-    but not with confidence is too noisy to tell: INCONCLUSIVE with the intervals, never a
-    pass (on a loaded machine legacy's own tail can be as wide as new's fault)."""
-    failed, unsure, checked = [], [], []
+    """Thresholds against legacy, judged with 95% confidence (both systems were loaded by the
+    same users at the same time). Each threshold is one number, how far new lies beyond its
+    limit; its interval combines each statistic's own interval (MOVER, Zou and Donner's
+    recovery of the variance of a sum from its terms' intervals, as Newcombe's interval of a
+    difference of two proportions does). FAIL only when the whole interval is beyond the
+    limit: new is worse with confidence; PASS only when the whole interval is within it: we
+    looked, and new is not worse. An interval across the limit is too noisy or too short to
+    tell: INCONCLUSIVE with the interval, whichever side the measured values fell on (a
+    fault hidden in a noisy legacy's tail must not pass)."""
+    failed: list[str] = []
+    unsure: list[str] = []
+    checked: list[dict[str, str]] = []
     point = _quantities(measurements)
+    counts = ", ".join(
+        f"{int(found.requests):,} {system} requests"
+        for system, found in stats.items()
+        if found is not None
+    )
     for threshold in relative:
         found = threshold.evaluate(point)
         intervals = {name: _interval(name, stats) for name in sorted(threshold.names)}
-        ranges = [
-            [(name, measurements.get(name, math.nan))] if interval is None
-            else [(name, interval[0]), (name, interval[1])]
-            for name, interval in intervals.items()
-        ]  # fmt: skip
-        corners = {
-            threshold.evaluate(_quantities({**measurements, **dict(corner)})).verdict
-            for corner in itertools.product(*ranges)
-        }
+        excess = threshold.excess(point)
+        low, high = _excess_interval(threshold, point, intervals)
         shown = [
-            f"{name} " + " to ".join(format_quantity(v, point[name].kind) for v in interval)
+            f"{name} " + " to ".join(_figure(v, point[name].kind) for v in interval)
             for name, interval in intervals.items()
             if interval is not None
         ]
-        confidence = f"95% confidence: {', '.join(shown)}" if shown else "no interval"
+        beyond = (
+            f"beyond the limit by {_figure(low, excess.kind)} to {_figure(high, excess.kind)}"
+            if not math.isnan(low)
+            else "no interval"
+        )
+        confidence = f"95% confidence: {beyond} ({'; '.join([*shown, counts, legacy_source])})"
+        strict = threshold.comparator in ("<", ">")
+        worse = low >= 0 if strict else low > 0
+        within = high < 0 if strict else high <= 0
         explanation = found.explanation
         if found.verdict is Verdict.NO_DATA:
             unsure.append(explanation)
-        elif corners == {Verdict.FAIL}:
+        elif math.isnan(low) and found.verdict is Verdict.FAIL:
+            failed.append(explanation)  # `==` and `!=` have no side to be sure of
+        elif found.verdict is Verdict.FAIL and worse:
             explanation = f"{explanation}; new is worse with {confidence}"
             failed.append(explanation)
-        elif found.verdict is Verdict.FAIL:
+        elif not math.isnan(low) and not within and not worse:
             explanation = (
-                f"{explanation}, but not with confidence ({confidence}): too noisy to tell"
+                f"{explanation}, but not with {confidence}: too noisy or too short to tell"
             )
             unsure.append(explanation)
         checked.append(
@@ -455,16 +559,73 @@ def _compare(
     return Folded(tuple(failed), tuple(unsure), tuple(checked))
 
 
+def _figure(value: float, kind: Kind) -> str:
+    """An interval's end as people read it; an end too few requests cannot bound is said so."""
+    if math.isinf(value):
+        return "unbounded" if value > 0 else "-unbounded"
+    return format_quantity(value, kind)
+
+
+def _excess_interval(
+    threshold: Threshold,
+    point: Mapping[str, Quantity],
+    intervals: Mapping[str, tuple[float, float] | None],
+) -> tuple[float, float]:
+    """The 95% interval of how far new lies beyond the limit: each statistic moved to either
+    end of its own interval, the others kept, and the moves combined as independent errors
+    (root of the sum of squares). Both systems share the machine's noise in one run, which
+    only makes this wider than it need be, never narrower."""
+    centre = threshold.excess(point).value
+    below = above = 0.0
+    for name, interval in intervals.items():
+        if interval is None:
+            continue
+        ends = [
+            threshold.excess({**point, name: Quantity(value, point[name].kind)}).value
+            for value in interval
+        ]
+        below += max(0.0, centre - min(ends)) ** 2
+        above += max(0.0, max(ends) - centre) ** 2
+    return centre - math.sqrt(below), centre + math.sqrt(above)
+
+
 def _interval(name: str, stats: Mapping[str, EndpointStats | None]) -> tuple[float, float] | None:
     entry = stats.get("legacy" if name.startswith(LEGACY_PREFIX) else "new")
     return entry.interval(name.removeprefix(LEGACY_PREFIX)) if entry is not None else None
 
 
-def _explaining(absolute: Sequence[Threshold], quantities: Mapping[str, Quantity]) -> list[str]:
-    """New's own failed latency and error limits (not those relative to legacy): new being
-    slow or failing is a reason the load fell short (users wait longer for each answer), so
-    they stand as a NO-GO."""
-    return list(fold([t for t in absolute if not _about_throughput(t)], quantities).failed)
+def _intervals(stats: Mapping[str, EndpointStats | None]) -> dict[str, list[float | None]]:
+    """Every statistic's 95% interval, for the evidence (base units, as the measurements)."""
+    found = {}
+    for system, prefix in (("new", ""), ("legacy", LEGACY_PREFIX)):
+        entry = stats.get(system)
+        if entry is None:
+            continue
+        for statistic in STATISTICS:
+            interval = entry.interval(statistic)
+            if interval is not None and not any(map(math.isnan, interval)):
+                # Strict JSON has no infinity: an end too few requests cannot bound is null.
+                ends = [end if math.isfinite(end) else None for end in interval]
+                found[prefix + statistic] = ends
+    return found
+
+
+def _explaining(
+    thresholds: Sequence[Threshold],
+    quantities: Mapping[str, Quantity],
+    stats: Mapping[str, EndpointStats | None],
+    measurements: Mapping[str, float],
+    context: _Context,
+) -> list[str]:
+    """New's own failed latency and error limits, and those where new is worse than legacy
+    with confidence (both got the same load in the same run): new being slow or failing is a
+    reason the load fell short (users wait longer for each answer), so they stand as a NO-GO.
+    Throughput thresholds cannot explain a shortfall: they are what fell short."""
+    judged = [t for t in thresholds if not _about_throughput(t)]
+    own = fold([t for t in judged if not reads_legacy([t])], quantities).failed
+    relative = [t for t in judged if reads_legacy([t])]
+    compared = _compare(relative, stats, measurements, context.legacy_source).failed
+    return [*own, *compared]
 
 
 def _table(stats: Mapping[str, Mapping[str, EndpointStats]]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,12 @@ from pytest_cutover.gates.load.config import LoadConfig
 from pytest_cutover.gates.smoke.config import SmokeEndpoint
 from pytest_cutover.redact import Redactor
 from pytest_cutover.systems import System
+
+PROFILE_LOCUSTFILE = Path(__file__).with_name("profile_locustfile.py")
+# The line of the template the gate replaces with the settings themselves.
+_READ_SETTINGS = (
+    'SETTINGS = json.loads(Path(os.environ["CUTOVER_LOAD_SETTINGS"]).read_text(encoding="utf-8"))'
+)
 
 
 @dataclass(frozen=True)
@@ -45,9 +52,9 @@ class Profile:
     def endpoints(self) -> list[str]:
         return sorted({name for _, name in self.requests})
 
-    def write_for(self, system: System, ab: AbConfig, path: Path) -> None:
-        """The profile as locust will replay it against `system`. It may hold credentials from
-        the corpus or the config, so it is written owner-only into a private folder."""
+    def entries_for(self, system: System, ab: AbConfig) -> list[dict[str, Any]]:
+        """The profile as locust will replay it against `system`, adapted as the A/B gate
+        adapts each request (prefix, rewrites, headers)."""
         side = ab.legacy if system.name == "legacy" else ab.new
         target = Target(system.name, system.base_url, side, system.config.headers)
         entries: list[dict[str, Any]] = []
@@ -62,9 +69,40 @@ class Profile:
                     "name": name,
                 }
             )
+        return entries
+
+    def write_locustfile(
+        self, systems: Sequence[System], ab: AbConfig, pacing: Pacing, path: Path
+    ) -> None:
+        """One self-contained locustfile loading every system in `systems` with the same users
+        (a distributed master sends it to its workers as it is). It may hold credentials from
+        the corpus or the config, so it is written owner-only into a private folder."""
+        settings = {
+            "profiles": {system.name: self.entries_for(system, ab) for system in systems},
+            "hosts": {system.name: system.base_url for system in systems},
+            "iteration_rate": pacing.iteration_rate,
+            "timeout": pacing.timeout,
+        }
+        template = PROFILE_LOCUSTFILE.read_text(encoding="utf-8")
+        if template.count(_READ_SETTINGS) != 1:
+            raise ProfileError(f"{PROFILE_LOCUSTFILE} has no settings line to fill in")
+        before, after = template.split(_READ_SETTINGS)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            json.dump(entries, out)
+            out.write(f"{before}SETTINGS = json.loads(")
+            # The settings as JSON text (ASCII), written as a string literal JSON and Python
+            # read alike.
+            json.dump(json.dumps(settings), out)
+            out.write(f"){after}")
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How fast each locust user iterates (0: as fast as answers come) and how long it waits
+    for an answer; one iteration sends the same request to every system under load."""
+
+    iteration_rate: float
+    timeout: float
 
 
 def make_profile(plan: LoadPlan, base_dir: Path, redactor: Redactor) -> Profile:

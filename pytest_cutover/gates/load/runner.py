@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ class LocustRun:
     cpu_seconds: float
     stderr_tail: str
     aborted: str | None
-    history: tuple[LiveSample, ...]
+    history: Mapping[str, Sequence[LiveSample]]  # per system
 
     @property
     def stats_file(self) -> Path:
@@ -72,8 +72,7 @@ def run_locust(
     duration: float,
     processes: int,
     folder: Path,
-    env: Mapping[str, str],
-    should_abort: Callable[[LiveSample], str | None],
+    should_abort: Callable[[Mapping[str, Sequence[LiveSample]]], str | None],
 ) -> LocustRun:
     folder.mkdir(parents=True, exist_ok=True)
     command: list[str] = [
@@ -93,7 +92,7 @@ def run_locust(
             process = subprocess.Popen(
                 command,
                 cwd=folder,
-                env={**os.environ, **env, "CUTOVER_LOAD_LIVE": str(folder / LIVE_FILE)},
+                env={**os.environ, "CUTOVER_LOAD_LIVE": str(folder / LIVE_FILE)},
                 stdout=stdout,
                 stderr=stderr,
             )
@@ -110,7 +109,7 @@ def run_locust(
         cpu_seconds=(usage.ru_utime + usage.ru_stime) if usage else math.nan,
         stderr_tail=stderr_text[-_TAIL_CHARACTERS:],
         aborted=aborted,
-        history=tuple(read_live(folder / LIVE_FILE, started)),
+        history=read_live(folder / LIVE_FILE, started),
     )
 
 
@@ -119,11 +118,11 @@ def _watch(
     folder: Path,
     started: float,
     duration: float,
-    should_abort: Callable[[LiveSample], str | None],
+    should_abort: Callable[[Mapping[str, Sequence[LiveSample]]], str | None],
 ) -> tuple[str | None, resource.struct_rusage | None, int | None]:
-    """Wait for locust, reaping it with wait4 for its CPU use; show each second's snapshot to
-    `should_abort` and stop locust when it names a breach; kill locust if it outlives its
-    duration by far (it must never run unbounded)."""
+    """Wait for locust, reaping it with wait4 for its CPU use; show each second's snapshots
+    (per system) to `should_abort` and stop locust when it names a breach; kill locust if it
+    outlives its duration by far (it must never run unbounded)."""
     aborted: str | None = None
     deadline = started + duration + STOP_GRACE_SECONDS + 30.0
     terminated_at: float | None = None
@@ -134,8 +133,7 @@ def _watch(
         now = time.time()
         if terminated_at is None:
             if aborted is None:
-                samples = read_live(folder / LIVE_FILE, started)
-                breached = should_abort(samples[-1]) if samples else None
+                breached = should_abort(read_live(folder / LIVE_FILE, started))
                 if breached:
                     aborted = f"aborted after {now - started:.0f} s: {breached}"
             if aborted is not None or now > deadline:
