@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from pytest_cutover.redact import is_sensitive_name, url_secrets
 from pytest_cutover.units import parse_duration
@@ -32,6 +32,16 @@ def _shell_words(value: object) -> object:
 StrList = Annotated[list[str], BeforeValidator(_one_or_many)]
 # A command as a list of arguments, or one string split the way a shell would split it.
 CommandLine = Annotated[list[str], BeforeValidator(_shell_words)]
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("expected a path that starts with '/', such as '/api/users'")
+    return value
+
+
+# A path asked of a system's base_url (its prefix and query are the config's own).
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 
 
 class Section(BaseModel):

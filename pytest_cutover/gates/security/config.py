@@ -14,7 +14,7 @@ from pytest_cutover.gates.smoke.config import (
     check_method_is_safe,
     status_list,
 )
-from pytest_cutover.section import Duration, Section
+from pytest_cutover.section import AbsolutePath, Duration, Section
 
 Statuses = Annotated[list[int], BeforeValidator(status_list)]
 InjectionKind = Literal["sql", "traversal", "oversized"]
@@ -28,19 +28,12 @@ class Probe(Section):
     secret_urls = ("path",)
     secret_mappings = ("headers",)
 
-    path: str
+    path: AbsolutePath
     name: str | None = None
     service: str | None = None
     safe: bool = False  # before method, whose check reads it
     method: Method = "GET"
     headers: dict[str, str] = {}
-
-    @field_validator("path")
-    @classmethod
-    def _absolute_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("expected a path that starts with '/', such as '/api/admin'")
-        return value
 
     @field_validator("method")
     @classmethod

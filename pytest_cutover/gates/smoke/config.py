@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from pytest_cutover.section import SAFE_METHODS, SYSTEM_NAMES, Duration, Section
+from pytest_cutover.section import SAFE_METHODS, SYSTEM_NAMES, AbsolutePath, Duration, Section
 
 Method = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 REGEX_PREFIX = "re:"
@@ -72,7 +72,7 @@ class SmokeEndpoint(Section):
     secret_urls = ("path",)  # `/api/item/1?api_key=${KEY}`
     secret_mappings = ("headers",)
 
-    path: str
+    path: AbsolutePath
     name: str | None = None
     service: str | None = None
     safe: bool = False  # before method, whose check reads it
@@ -88,13 +88,6 @@ class SmokeEndpoint(Section):
     max_latency: Duration | None = None
     headers: dict[str, str] = {}
     systems: list[Literal["legacy", "new"]] = list(SYSTEM_NAMES)
-
-    @field_validator("path")
-    @classmethod
-    def _absolute_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("expected a path that starts with '/', such as '/api/users'")
-        return value
 
     @field_validator("response_headers")
     @classmethod
