@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m pytest_cutover.gates.load.baseline")
     parser.add_argument("file", type=Path, help="the baseline file to write")
-    parser.add_argument("--config", type=Path, default=Path("cutover.toml"))
+    parser.add_argument(
+        "--config", type=Path, default=Path("cutover.toml"), help="default: cutover.toml here"
+    )
     arguments = parser.parse_args(argv)
     try:
         config = load_config(arguments.config)
@@ -157,12 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     output = Output(config.redactor)
     try:
         stored = store(config, arguments.file, config.base_dir / "reports")
-    except ValueError as err:
+    except (ValueError, LoadSetupError) as err:
         output.print(f"cutover: {err}", stderr=True)
         return 2
-    except LoadSetupError as err:
-        output.print(f"cutover: {err}", stderr=True)
-        return 1
     output.print(stored_line(stored))
     return 0
 
