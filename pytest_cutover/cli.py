@@ -2,6 +2,7 @@
 
 `check` validates a config the way the plugin would and shows it with secrets masked;
 `ab-record` records legacy's answers to the A/B corpus, for gating when legacy cannot be asked;
+`baseline` stores legacy's load figures, for the steps after legacy stops serving the whole load;
 `status`, `shift`, `rollback` and `run` act on traffic (pytest_cutover.actions.commands);
 `init` writes a commented cutover.toml; `schema` prints the JSON Schema of cutover.toml.
 
@@ -68,6 +69,8 @@ def _command(args: argparse.Namespace, config: CutoverConfig, reports: Path) -> 
         return _check(config, args.json, args.connect)
     if args.command == "ab-record":
         return _record(config, args.out)
+    if args.command == "baseline":
+        return _baseline(config, args.file, reports)
     from pytest_cutover.actions.commands import run_command
 
     return run_command(args, config, reports)
@@ -111,6 +114,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="where to write the recorded answers (default: ab.baseline in cutover.toml)",
+    )
+    baseline = commands.add_parser(
+        "baseline", help="load legacy alone and store its figures for [load] baseline"
+    )
+    baseline.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="the baseline file to write (name it in [load] baseline, such as legacy-load.json)",
     )
     from pytest_cutover.actions.command_line import add_commands
 
@@ -158,6 +170,14 @@ def _record(config: CutoverConfig, out: Path | None) -> int:
         f"recorded legacy's answers to {count} requests in {target} "
         f"({len(plan.not_replayed)} not replayed: unsafe methods)"
     )
+    return 0
+
+
+def _baseline(config: CutoverConfig, file: Path, reports: Path) -> int:
+    from pytest_cutover.gates.load.baseline import store, stored_line
+
+    stored = store(config, file, reports)
+    config.output.console(highlight=False, soft_wrap=True).print(stored_line(stored))
     return 0
 
 

@@ -4,6 +4,8 @@ process with a real locust run, then judged against after legacy is gone."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,55 @@ def test_the_capture_command_names_a_config_without_a_load_section(
                       '[systems.new]\nbase_url = "http://127.0.0.1:9"\n')  # fmt: skip
     assert main(["--config", str(config), str(tmp_path / "b.json")]) == 2
     assert "no [load] section to capture" in capsys.readouterr().err
+
+
+def cutover(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_cutover.cli", *args],
+        cwd=folder, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_cutover_baseline_stores_the_file_a_later_gate_judges_against(tmp_path: Path) -> None:
+    legacy = FaultServer("legacy", tmp_path)
+    (tmp_path / "cutover.toml").write_text(
+        f'[systems.legacy]\nbase_url = "{legacy.system.base_url}"\n'
+        '[systems.new]\nbase_url = "http://127.0.0.1:9"\n'
+        '[[smoke.endpoints]]\npath = "/ping"\n'
+        '[load]\nprofile = "smoke"\nusers = 8\nrate = 80\nduration = "4s"\n'
+        f'baseline = "baseline/legacy.json"\nthresholds = {json.dumps(RELATIVE)}\n'
+    )
+    try:
+        done = cutover(tmp_path, "baseline", "--config", "cutover.toml", "baseline/legacy.json")
+    finally:
+        legacy.close()
+    assert done.returncode == 0, done.stderr
+    document = json.loads((tmp_path / "baseline" / "legacy.json").read_text())
+    requests = document["endpoints"][""]["requests"]
+    assert f"stored legacy's baseline in baseline/legacy.json: {requests:,} requests" in done.stdout
+
+    new = FaultServer("new", tmp_path)
+    try:
+        overall = run_load(plan(baseline="baseline/legacy.json"), tmp_path, Redactor(), new.system,
+                           None, None, tmp_path)[0]  # fmt: skip
+    finally:
+        new.close()
+    assert overall.evidence["systems_loaded"] == ["new"]
+    assert overall.evidence["legacy_from_baseline"]["captured_at"] == document["captured_at"]
+    assert overall.measurements["legacy.requests"] == requests
+
+
+def test_cutover_baseline_without_a_load_section_or_a_legacy_says_why(tmp_path: Path) -> None:
+    config = tmp_path / "cutover.toml"
+    config.write_text('[systems.legacy]\nbase_url = "http://127.0.0.1:9"\n'
+                      '[systems.new]\nbase_url = "http://127.0.0.1:9"\n')  # fmt: skip
+    done = cutover(tmp_path, "baseline", "b.json")
+    assert done.returncode == 2
+    assert "no [load] section to capture" in done.stderr
+    with config.open("a") as more:
+        more.write('[[smoke.endpoints]]\npath = "/ping"\n[load]\nprofile = "smoke"\n'
+                   'duration = "1s"\nthresholds = ["p95 < 1s"]\n')  # fmt: skip
+    done = cutover(tmp_path, "baseline", "b.json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no baseline stored" in done.stderr
+    assert not (tmp_path / "b.json").exists()

@@ -5,6 +5,7 @@ then read instead of loading legacy when `[load] baseline` names the file.
 The file keeps each endpoint's whole per-request histogram, not just its percentiles, so the
 thresholds on `legacy.*` are judged with the same confidence intervals as a live legacy.
 
+    cutover baseline [--config cutover.toml] FILE
     python -m pytest_cutover.gates.load.baseline [--config cutover.toml] FILE
 """
 
@@ -18,9 +19,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_cutover.gates.load.stats import EndpointStats
+
+if TYPE_CHECKING:
+    from pytest_cutover.config import CutoverConfig
 
 FORMAT = "pytest-cutover load baseline 1"
 
@@ -110,17 +114,42 @@ def read_baseline(path: Path) -> StoredBaseline:
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start legacy if the config says how, load it with the configured profile, store it."""
-    from pytest_cutover.config import ConfigError, load_config
-    from pytest_cutover.gates.load.gate import LoadGate, LoadSetupError, capture_baseline
+def store(config: CutoverConfig, path: Path, reports: Path) -> StoredBaseline:
+    """Start legacy if the config says how, load it with the configured profile, store it in
+    `path`. Shared by `cutover baseline` and this module's own command line."""
+    from pytest_cutover.gates.load.gate import LoadGate, capture_baseline
     from pytest_cutover.launcher import SystemPool
+
+    plan = LoadGate().section(config)
+    if plan is None:
+        raise ValueError(f"{config.path}: no [load] section to capture")
+    pool = SystemPool(config, reports / "systems")
+    try:
+        legacy = pool.get("legacy")
+        return capture_baseline(plan, config.base_dir, config.redactor, legacy, reports, path)
+    finally:
+        pool.stop_all()
+
+
+def stored_line(stored: StoredBaseline) -> str:
+    total = stored.stats[""]
+    return (
+        f"stored legacy's baseline in {stored.path}: {total.requests:,} requests, "
+        f"captured {stored.captured_at}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pytest_cutover.config import ConfigError, load_config
+    from pytest_cutover.gates.load.gate import LoadSetupError
     from pytest_cutover.output import Output
     from pytest_cutover.redact import Redactor
 
     parser = argparse.ArgumentParser(prog="python -m pytest_cutover.gates.load.baseline")
     parser.add_argument("file", type=Path, help="the baseline file to write")
-    parser.add_argument("--config", type=Path, default=Path("cutover.toml"))
+    parser.add_argument(
+        "--config", type=Path, default=Path("cutover.toml"), help="default: cutover.toml here"
+    )
     arguments = parser.parse_args(argv)
     try:
         config = load_config(arguments.config)
@@ -128,27 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         Output(Redactor()).print(f"cutover: {err}", stderr=True)
         return 2
     output = Output(config.redactor)
-    plan = LoadGate().section(config)
-    if plan is None:
-        output.print(f"{arguments.config}: no [load] section to capture", stderr=True)
-        return 2
-    reports = config.base_dir / "reports"
-    pool = SystemPool(config, reports / "systems")
     try:
-        legacy = pool.get("legacy")
-        stored = capture_baseline(
-            plan, config.base_dir, config.redactor, legacy, reports, arguments.file
-        )
-    except LoadSetupError as err:
+        stored = store(config, arguments.file, config.base_dir / "reports")
+    except (ValueError, LoadSetupError) as err:
         output.print(f"cutover: {err}", stderr=True)
-        return 1
-    finally:
-        pool.stop_all()
-    total = stored.stats[""]
-    output.print(
-        f"stored legacy's baseline in {arguments.file}: {total.requests:,} requests, "
-        f"captured {stored.captured_at}"
-    )
+        return 2
+    output.print(stored_line(stored))
     return 0
 
 
