@@ -3,6 +3,7 @@ in one process, the same verdicts, and never for a WAL database (whose snapshot 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sqlite3
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_cutover.gates.integrity import readers
+from pytest_cutover.gates.integrity import readers, sqlite_hashing
 from pytest_cutover.gates.integrity.config import IntegrityConfig, TableCheck
 from pytest_cutover.gates.integrity.gate import check_table
 from pytest_cutover.gates.integrity.plan import build_plan
@@ -101,3 +102,25 @@ def test_a_wal_database_is_hashed_in_the_gates_own_snapshot(
     assert sum(rows for rows, _ in found.values()) == ROWS
     assert "rows checksummed" in caplog.text
     assert "processes" not in caplog.text
+
+
+@pytest.mark.usefixtures("small_threshold")
+@pytest.mark.parametrize("query", ["", "?immutable=1"])
+def test_each_worker_opens_the_file_as_read_only_as_the_gate(tmp_path: Path, query: str) -> None:
+    path = tmp_path / "big.db"
+    _database(path)
+    engine = read_only_engine(f"sqlite:///{path}{query}")
+    try:
+        plan = build_plan(TableCheck(table="legacy", key=["id"]), {"legacy": engine, "new": engine})
+        with reader_for(engine, plan.legacy, 60) as reader:
+            assert isinstance(reader, readers.SqliteReader)
+            jobs = reader._range_jobs(3)
+    finally:
+        engine.dispose()
+    assert jobs, "the table is large enough for worker processes"
+    write = dataclasses.replace(jobs[0], select="DELETE FROM legacy WHERE rowid BETWEEN ? AND ?")
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        sqlite_hashing.hash_range(write)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM legacy").fetchone()[0] == ROWS
+    db.close()

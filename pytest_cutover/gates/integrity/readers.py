@@ -377,8 +377,11 @@ class SqliteReader(SideReader):
         (whose writers the snapshot's lock does not hold back), a table without rowid, or one
         with a column that hides it."""
         workers = os.cpu_count() or 1
-        database = self.engine.url.database or ""
-        if workers < 2 or not database.startswith("file:"):
+        # The very `file:` URI the engine opens (mode=ro and the URL's own parameters), so a
+        # worker is as read-only as the gate's own connection.
+        opened, _ = self.engine.dialect.create_connect_args(self.engine.url)
+        database = str(opened[0]) if opened else ""
+        if workers < 2 or not database.startswith("file:") or "mode=ro" not in database:
             return []
         if str(self.scalar_rows("PRAGMA journal_mode")[0][0]).lower() == "wal":
             return []
