@@ -98,7 +98,7 @@ def _sqlite_pair(path: Path, rows: int) -> None:
 
 
 _MEASURE = """
-import resource, sys
+import sys
 from pytest_cutover.gates.integrity.config import IntegrityConfig, TableCheck
 from pytest_cutover.gates.integrity.gate import check_table
 from pytest_cutover.redact import Redactor
@@ -109,7 +109,10 @@ result = check_table(
     check, IntegrityConfig(max_fetched_rows=1000), {"legacy": engine, "new": engine}, Redactor()
 )
 print(result.outcome.value, result.evidence["changed_columns"])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM is this program's own peak: ru_maxrss would also hold the peak of the process that
+# started it (Linux keeps it across fork and exec), which is pytest's when the suite is large.
+status = open("/proc/self/status").read()
+print(int(status.split("VmHWM:")[1].split()[0]) // 1024)
 """
 
 
