@@ -134,21 +134,53 @@ def format_bytes(count: float) -> str:
     return f"{_trim(size)} {unit}"
 
 
-def format_measurement(name: str, value: float) -> str:
-    """A gate measurement with its unit, from the naming every gate follows (base units:
-    seconds, fractions, per second): "p95" 0.4875 -> "487.5 ms", "error_rate" 0.004 -> "0.4 %".
-    A name that says nothing about its unit (a count, a custom query) stays a plain number."""
+# Measurements whose names do not follow the suffix rules below (the resources gate's).
+_UNIT_BY_NAME = {
+    "memory": "MB",
+    "memory_avg": "MB",
+    "memory_growth": "MB/h",
+    "cpu": "fraction",
+    "cpu_max": "fraction",
+    "request_rate": "/s",
+}
+
+
+def unit_of(name: str) -> str:
+    """The unit of a gate measurement, from the naming every gate follows (base units: seconds,
+    fractions of 1, per second), so JSON readers need not guess: "p95" -> "s", "error_rate" ->
+    "fraction", "rps" -> "/s". "" for a count or a name that says nothing about its unit."""
     base = name.rsplit(".", 1)[-1]
+    if base in _UNIT_BY_NAME:
+        return _UNIT_BY_NAME[base]
     if base.endswith("_ms"):
-        return format_duration(value / 1000.0)
+        return "ms"
     if base.endswith("_bytes"):
-        return format_bytes(value)
+        return "bytes"
     if _DURATION_NAME.match(base):
-        return format_duration(value)
-    if _RATIO_NAME.match(base):
-        return format_percent(value)
+        return "s"
     if _RATE_NAME.match(base):
+        return "/s"
+    if _RATIO_NAME.match(base):
+        return "fraction"
+    return ""
+
+
+def format_measurement(name: str, value: float) -> str:
+    """A gate measurement with its unit: "p95" 0.4875 -> "487.5 ms", "error_rate" 0.004 ->
+    "0.4 %", "request_rate" 39.9 -> "39.9 /s". A count stays a plain number."""
+    unit = unit_of(name)
+    if unit == "ms":
+        return format_duration(value / 1000.0)
+    if unit == "s":
+        return format_duration(value)
+    if unit == "bytes":
+        return format_bytes(value)
+    if unit == "fraction":
+        return format_percent(value)
+    if unit == "/s":
         return format_rate(value)
+    if unit and not math.isnan(value):
+        return f"{_trim(value)} {unit}"
     return format_quantity(value, Kind.NUMBER)
 
 

@@ -25,6 +25,10 @@ from pytest_cutover.units import format_bytes, format_measurement, format_rate
         ("body_bytes", 1_500_000, "1.5 MB"),
         ("requests", 1200.0, "1200"),
         ("p95", math.nan, "no data"),
+        ("request_rate", 39.9, "39.9 /s"),
+        ("legacy.memory", 182.5, "182.5 MB"),
+        ("memory_growth", 12.0, "12 MB/h"),
+        ("cpu", 0.42, "42 %"),
     ],
 )
 def test_a_measurement_is_shown_with_its_unit(name: str, value: float, shown: str) -> None:
@@ -48,3 +52,14 @@ def test_the_allure_summary_shows_units_beside_the_reason() -> None:
     assert "  error_rate = 0.4 %\n" in text
     assert "  rps = 12 /s\n" in text
     assert "0.4875" not in text
+
+
+def test_json_results_name_the_unit_of_each_measurement() -> None:
+    result = GateResult(
+        "load", "all endpoints", Outcome.PASS, (),
+        {"p95": 0.06, "legacy.p95": 0.058, "error_rate": 0.0, "rps": 102.3, "requests": 480.0},
+    )  # fmt: skip
+    assert result.to_dict()["units"] == {
+        "p95": "s", "legacy.p95": "s", "error_rate": "fraction", "rps": "/s"
+    }  # fmt: skip
+    assert GateResult.from_dict(result.to_dict()) == result

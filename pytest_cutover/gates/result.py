@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from pytest_cutover.units import unit_of
+
 
 class Outcome(Enum):
     """PASS and FAIL are verdicts on the new system; INCONCLUSIVE means the gate proved nothing."""
@@ -61,6 +63,8 @@ class GateResult:
             "outcome": self.outcome.value,
             "reasons": list(self.reasons),
             "measurements": dict(self.measurements),
+            # Measurements are in base units (seconds, fractions, per second); this says which.
+            "units": {name: unit for name in self.measurements if (unit := unit_of(name))},
             "evidence": dict(self.evidence),
         }
 
