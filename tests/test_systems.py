@@ -293,3 +293,36 @@ def test_readiness_false_switches_a_probe_off_and_the_rest_stay(tmp_path: Path) 
     config = load_config(path)
     assert config.system("legacy").health.declared() == {"health": "/healthz"}
     assert config.system("new").health.declared() == {}
+
+
+def test_metrics_scraped_from_a_database_only_system_say_what_to_give(
+    pytester: pytest.Pytester,
+) -> None:
+    """Scraping needs a URL: a system without base_url is INCONCLUSIVE naming the ways out,
+    never a request to "/metrics" alone."""
+    pytester.makefile(
+        ".toml",
+        cutover="""
+[systems.legacy]
+database = "sqlite:///legacy.db"
+[systems.new]
+database = "sqlite:///new.db"
+
+[metrics]
+source = "scrape"
+
+[[metrics.rules]]
+name = "error rate"
+preset = "error_rate"
+metric = "http_requests_total"
+critical = "error_rate < 5%"
+""",
+    )
+    result = pytester.runpytest_subprocess("-m", "metrics", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*systems.new has no base_url to scrape: give metrics.scrape.urls.new, or source = "
+            '"prometheus" with a server that scrapes it*',
+            "CUTOVER DECISION: INCONCLUSIVE*",
+        ]
+    )

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import httpx
 
+from pytest_cutover.gates.base import GateSetupError
 from pytest_cutover.gates.metrics.config import MetricsConfig
 from pytest_cutover.gates.metrics.presets import Signal, narrowed
 from pytest_cutover.gates.metrics.prometheus import (
@@ -61,6 +62,17 @@ class ScrapeSource:
     ) -> None:
         self.signals = list(signals)
         self.lookback = max(1, math.ceil(config.rate_window / config.interval - 1e-9))
+        unreachable = [
+            name
+            for name, system in systems.items()
+            if not system.serves_http and name not in config.scrape.urls
+        ]
+        if unreachable:
+            name = unreachable[0]
+            raise GateSetupError(
+                f"systems.{name} has no base_url to scrape: give metrics.scrape.urls.{name}, "
+                'or source = "prometheus" with a server that scrapes it'
+            )
         self.urls = {
             name: config.scrape.urls.get(name, system.base_url + config.scrape.path)
             for name, system in systems.items()
