@@ -49,10 +49,10 @@ def parse_step(text: str) -> float:
 
 
 @dataclass(frozen=True)
-class OptionSpec:
+class _Named:
+    """What every option derives from its name: its environment variable and ini key."""
+
     name: str
-    metavar: str
-    help: str
 
     @property
     def env(self) -> str:
@@ -61,6 +61,12 @@ class OptionSpec:
     @property
     def ini(self) -> str:
         return f"cutover_{self.name}"
+
+
+@dataclass(frozen=True)
+class OptionSpec(_Named):
+    metavar: str
+    help: str
 
 
 OPTIONS = (
@@ -83,25 +89,16 @@ OPTIONS = (
 
 
 @dataclass(frozen=True)
-class RunOptionSpec:
+class RunOptionSpec(_Named):
     """A gate run's switch (pytest only): an option, an environment variable and an ini key,
     with the same precedence as the settings."""
 
-    name: str
     metavar: str | None
     help: str
 
     @property
     def flag(self) -> str:
         return f"--cutover-{self.name.replace('_', '-')}"
-
-    @property
-    def env(self) -> str:
-        return f"CUTOVER_{self.name.upper()}"
-
-    @property
-    def ini(self) -> str:
-        return f"cutover_{self.name}"
 
     @property
     def is_switch(self) -> bool:
